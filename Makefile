@@ -1,0 +1,42 @@
+# Quick start:  make demo   (creates .venv when missing, then runs the main job)
+#               make test   (creates .venv when missing, then runs the test suite)
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= ../shared/data
+
+.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic check-scores clean
+
+venv: $(STAMP)
+
+# Re-install only when the package's dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The main job that exists so far: render the shipped example score (deadpan timing) to a performance
+# MIDI, a note CSV and a piano-roll PNG. Replaced by score-to-WAV synthesis once the acoustic model and
+# vocoder land.
+demo: $(STAMP)
+	$(BIN)/deepperformer render data/examples/bach_bwv1006_gavotte.mxl -o out/demo.mid
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+prepare-bach-violin: $(STAMP)
+	$(BIN)/deepperformer prepare bach-violin $(DATA)/bach-violin -o prepared/bach-violin --workers 2
+
+prepare-synthetic: $(STAMP)
+	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic --workers 2
+
+check-scores: $(STAMP)
+	$(BIN)/deepperformer check-scores $(DATA) -o prepared/score-check.csv
+
+clean:
+	rm -rf out build *.egg-info

@@ -1,0 +1,3 @@
+from deepperformer.cli import main
+
+raise SystemExit(main())

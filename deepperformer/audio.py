@@ -1,0 +1,223 @@
+"""Audio: the one mel-spectrogram definition and the only audio I/O code.
+
+Every stage computes, stores and compares log-mels through :class:`MelConfig` and :class:`LogMel`.
+The config is saved beside every cached mel and in every checkpoint, and stages whose configs differ
+are refused (:meth:`MelConfig.check_compatible`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+
+from deepperformer.atomic import atomic_path
+from deepperformer.errors import DeepPerformerError, require_file
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".opus", ".ogg")
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    """Log-mel parameters (the paper's: 16 kHz, n_fft 1024, window 1024, hop 256, 80 mels).
+
+    The paper leaves fmin/fmax and the log unstated; we use fmin 0, fmax 8000 and the natural log of
+    max(mel, 1e-5), on a magnitude (power 1) spectrogram with Slaney mel filters, as HiFi-GAN and
+    SpeechBrain's HiFi-GAN recipes do, so that a SpeechBrain vocoder sees the mels it expects.
+    Frames are centred (reflect padding): a clip of S samples has ``1 + S // hop_length`` frames.
+
+    >>> cfg = MelConfig()
+    >>> cfg.n_frames(80000)
+    313
+    >>> cfg.frame_seconds
+    0.016
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    win_length: int = 1024
+    hop_length: int = 256
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: float = 8000.0
+    log_floor: float = 1e-5
+    power: float = 1.0
+    norm: str = "slaney"
+    mel_scale: str = "slaney"
+    center: bool = True
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sample_rate
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of mel frames for ``n_samples`` samples of audio."""
+        if self.center:
+            return 1 + n_samples // self.hop_length
+        return 1 + max(0, n_samples - self.n_fft) // self.hop_length
+
+    def seconds_to_frame(self, seconds: float) -> int:
+        return int(round(seconds * self.sample_rate / self.hop_length))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown mel config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def check_compatible(self, other: "MelConfig", where: str | Path | None, what: str) -> None:
+        """Raise a DeepPerformerError naming ``where`` if ``other`` differs from this config."""
+        if self != other:
+            a, b = self.to_dict(), other.to_dict()
+            diffs = ", ".join(f"{k} {a[k]} vs {b[k]}" for k in a if a[k] != b[k])
+            raise DeepPerformerError(where, f"{what} uses another mel configuration ({diffs})")
+
+
+class LogMel(torch.nn.Module):
+    """Waveform to log-mel spectrogram, as a module so that training and inference share it.
+
+    Input ``[B, S]`` or ``[S]`` float waveform at ``config.sample_rate``; output
+    ``[B, T_frames, n_mels]`` (or ``[T_frames, n_mels]``), time-major as the models consume it.
+
+    >>> m = LogMel(MelConfig())
+    >>> m(torch.zeros(2, 16000)).shape
+    torch.Size([2, 63, 80])
+    """
+
+    def __init__(self, config: MelConfig = MelConfig()):
+        super().__init__()
+        self.config = config
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=config.sample_rate,
+            n_fft=config.n_fft,
+            win_length=config.win_length,
+            hop_length=config.hop_length,
+            f_min=config.f_min,
+            f_max=config.f_max,
+            n_mels=config.n_mels,
+            power=config.power,
+            norm=config.norm,
+            mel_scale=config.mel_scale,
+            center=config.center,
+            pad_mode="reflect",
+        )
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        mel = self.mel(wave)  # [B, n_mels, T]
+        return torch.log(torch.clamp(mel, min=self.config.log_floor)).transpose(-1, -2)
+
+
+def log_mel(audio: np.ndarray, config: MelConfig = MelConfig(), chunk_seconds: float = 60.0) -> np.ndarray:
+    """Log-mel of a mono float waveform ``[S]`` -> float32 ``[T_frames, n_mels]``.
+
+    Long recordings are processed in chunks (overlapping by one window) so memory stays flat; the
+    result equals the one-shot computation except for floating-point rounding.
+    """
+    module = _logmel_module(config)
+    n = len(audio)
+    total = config.n_frames(n)
+    hop = config.hop_length
+    chunk_frames = max(1, int(chunk_seconds * config.sample_rate) // hop)
+    pad = config.n_fft // 2
+    # Reflect-pad the whole signal once, then compute frames [f0, f1) from the matching span with
+    # center=False semantics, so chunk borders are exact.
+    wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    if config.center:
+        if n <= pad:
+            padded = torch.nn.functional.pad(wave[None, None], (pad, pad), mode="constant")[0, 0]
+        else:
+            padded = torch.nn.functional.pad(wave[None, None], (pad, pad), mode="reflect")[0, 0]
+    else:
+        padded = wave
+    out = np.empty((total, config.n_mels), dtype=np.float32)
+    with torch.no_grad():
+        for f0 in range(0, total, chunk_frames):
+            f1 = min(total, f0 + chunk_frames)
+            seg = padded[f0 * hop : (f1 - 1) * hop + config.n_fft]
+            if len(seg) < config.n_fft:
+                seg = torch.nn.functional.pad(seg, (0, config.n_fft - len(seg)))
+            frames = _frames_no_center(module, seg, config)
+            out[f0:f1] = frames[: f1 - f0]
+    return out
+
+
+_MODULES: dict[MelConfig, LogMel] = {}
+
+
+def _logmel_module(config: MelConfig) -> LogMel:
+    if config not in _MODULES:
+        _MODULES[config] = LogMel(config)
+    return _MODULES[config]
+
+
+def _frames_no_center(module: LogMel, seg: torch.Tensor, config: MelConfig) -> np.ndarray:
+    """Log-mel frames of an already padded segment (no further centring)."""
+    spec = torch.stft(
+        seg,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        window=module.mel.spectrogram.window,
+        center=False,
+        return_complex=True,
+    ).abs()
+    if config.power != 1.0:
+        spec = spec.pow(config.power)
+    mel = module.mel.mel_scale(spec)  # [n_mels, T]
+    return torch.log(torch.clamp(mel, min=config.log_floor)).T.numpy()
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Read a wav, flac, mp3 or opus file as mono float32 ``[S]`` at ``sample_rate``.
+
+    Channels are averaged; the signal is resampled with torchaudio's windowed-sinc resampler.
+    ``offset``/``duration`` (seconds) select a span of the file.
+    """
+    path = require_file(path, "audio file")
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise DeepPerformerError(path, f"unsupported audio format {path.suffix!r} (use {', '.join(AUDIO_SUFFIXES)})")
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sr = f.samplerate
+            start = int(round(offset * sr))
+            if start > 0:
+                f.seek(min(start, f.frames) if f.frames > 0 else start)
+            frames = -1 if duration is None else int(round(duration * sr))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+        raise DeepPerformerError(path, f"cannot decode audio ({e})") from None
+    mono = data.mean(axis=1)
+    if sr != sample_rate:
+        mono = torchaudio.functional.resample(torch.from_numpy(mono), sr, sample_rate).numpy()
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds, read from the header (opus/mp3 may need a decode)."""
+    path = require_file(path, "audio file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise DeepPerformerError(path, f"cannot decode audio ({e})") from None
+    return info.frames / info.samplerate
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
+    """Write mono float audio ``[S]`` atomically; the format follows the suffix (.wav: 16-bit PCM, .flac)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".wav", ".flac"):
+        raise DeepPerformerError(path, "can only write .wav or .flac")
+    clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), clipped, sample_rate, subtype="PCM_16", format=suffix[1:].upper())

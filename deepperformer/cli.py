@@ -1,0 +1,151 @@
+"""The ``deepperformer`` command.
+
+Verbs: ``prepare`` (a dataset -> manifest and caches), ``render`` (score -> deadpan performance),
+``check-scores`` (load every score of the datasets at hand), ``datasets``, ``version``.
+Bad input ends with one line ``deepperformer: error: <file>: <problem>`` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from deepperformer import __version__
+from deepperformer.errors import EXIT_BAD_INPUT, DeepPerformerError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: one line, exit 2, like bad input
+        self.print_usage(sys.stderr)
+        raise SystemExit(_fail(message))
+
+
+def _fail(message: str) -> int:
+    print(f"deepperformer: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from deepperformer.data.synthetic import SOURCE_NAMES
+
+    p = _Parser(prog="deepperformer", description="Score-to-audio music performance synthesis (Deep Performer).")
+    p.add_argument("--version", action="version", version=f"deepperformer {__version__}")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    pr = sub.add_parser("prepare", help="prepare a dataset in its official layout: manifest, splits, cached mels and notes")
+    pr.add_argument("dataset", help="bach-violin | maestro | nasap | vienna4x22 | batik | synthetic")
+    pr.add_argument("root", type=Path, help="the dataset's folder (for synthetic: a folder holding the source datasets)")
+    pr.add_argument("-o", "--out", type=Path, required=True, help="output folder (resumed if it exists)")
+    pr.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    pr.add_argument("--strict", action="store_true", help="stop at the first recording that fails instead of skipping it")
+    pr.add_argument("--splits", type=Path, help="a splits.json whose held-out pieces are kept (e.g. from another corpus)")
+    pr.add_argument("--limit", type=int, help="prepare only the first N recordings (for trials)")
+    pr.add_argument("--baroque-tuning", choices=("transpose", "keep", "skip"), default="transpose",
+                    help="bach-violin: movements played a semitone flat (default: lower their performance pitches by one)")
+    pr.add_argument("--all-alignments", action="store_true", help="nasap: also use rows without a robust note alignment")
+    pr.add_argument("--piano-hours", type=float, default=2.2, help="synthetic: hours of piano to render (default 2.2)")
+    pr.add_argument("--violin-hours", type=float, default=1.1, help="synthetic: hours of violin to render (default 1.1)")
+    pr.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
+                    help=f"synthetic: folder of a source dataset ({', '.join(SOURCE_NAMES)}); default ROOT/NAME")
+
+    rd = sub.add_parser("render", help="render a score to a deadpan performance (MIDI or note CSV, plus a piano-roll PNG)")
+    rd.add_argument("score", type=Path, help="MusicXML, MXL, MEI, Humdrum kern or MIDI score")
+    rd.add_argument("-o", "--out", type=Path, required=True, help="output .mid or .csv")
+    rd.add_argument("--tempo", type=float, help="constant tempo in quarter notes per minute (default: the score's markings, else 120)")
+    rd.add_argument("--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="repeats: all (default), none, as written")
+    rd.add_argument("--program", type=int, default=0, help="General MIDI program of the MIDI output (0 piano, 40 violin)")
+    rd.add_argument("--no-png", action="store_true", help="do not write the piano-roll PNG beside the output")
+
+    cs = sub.add_parser("check-scores", help="load every score of the datasets under a data folder and report failures")
+    cs.add_argument("root", type=Path, help="folder holding nasap/, vienna4x22/, batik/, bach-violin/")
+    cs.add_argument("-o", "--out", type=Path, help="CSV with one row per score")
+    cs.add_argument("--work", type=Path, default=Path("prepared/_work"), help="where archives are extracted")
+    cs.add_argument("--workers", type=int, default=1)
+
+    sub.add_parser("datasets", help="list the datasets `prepare` knows")
+    return p
+
+
+def cmd_prepare(a) -> int:
+    from deepperformer.data.base import PrepareOptions
+    from deepperformer.data.prepare import format_summary, prepare
+
+    sources = {}
+    for s in a.source:
+        if "=" not in s:
+            raise DeepPerformerError(None, f"--source {s!r}: expected NAME=PATH")
+        k, v = s.split("=", 1)
+        sources[k] = v
+    if a.workers < 1:
+        raise DeepPerformerError(None, "--workers must be at least 1")
+    opts = PrepareOptions(baroque_tuning=a.baroque_tuning, all_alignments=a.all_alignments,
+                          piano_hours=a.piano_hours, violin_hours=a.violin_hours, sources=sources)
+    summary = prepare(a.dataset, a.root, a.out, workers=a.workers, strict=a.strict, splits_file=a.splits, limit=a.limit, options=opts)
+    print(format_summary(summary))
+    print(f"manifest: {a.out / 'manifest.csv'}")
+    return 0
+
+
+def cmd_render(a) -> int:
+    from deepperformer.performance import deadpan
+    from deepperformer.plots import save_piano_roll
+    from deepperformer.score import load_score
+
+    suffix = a.out.suffix.lower()
+    if suffix not in (".mid", ".midi", ".csv"):
+        raise DeepPerformerError(a.out, "output must end in .mid, .midi or .csv")
+    if a.tempo is not None and not (10 <= a.tempo <= 400):
+        raise DeepPerformerError(None, f"--tempo {a.tempo}: expected 10..400 quarter notes per minute")
+    score = load_score(a.score, unfold=a.unfold)
+    perf = deadpan(score, qpm=a.tempo)
+    if suffix == ".csv":
+        perf.write_csv(a.out)
+    else:
+        perf.write_midi(a.out, program=a.program)
+    print(f"{a.score}: {len(score)} notes, {perf.duration:.1f} s -> {a.out}")
+    if not a.no_png:
+        png = a.out.with_suffix(".png")
+        save_piano_roll(perf, png, title=f"{a.score.name} (deadpan)")
+        print(f"piano roll: {png}")
+    return 0
+
+
+def cmd_check_scores(a) -> int:
+    from deepperformer.data.score_check import check_scores
+    from deepperformer.errors import require_dir
+
+    res = check_scores(require_dir(a.root, "data folder"), a.out, a.work, workers=a.workers)
+    for d in sorted(set(res["ok"]) | set(res["failed"])):
+        print(f"{d:<12} loaded {res['ok'].get(d, 0):>4}  failed {res['failed'].get(d, 0):>4}")
+    for e in res["errors"]:
+        print(f"  failed: {e}")
+    return 0
+
+
+def cmd_datasets(a) -> int:
+    from deepperformer.data.prepare import DATASETS
+
+    for name, spec in DATASETS.items():
+        print(f"{name:<12} {spec.description}")
+    return 0
+
+
+COMMANDS = {"prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.verb](args)
+    except DeepPerformerError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        print("deepperformer: interrupted (prepare resumes where it stopped)", file=sys.stderr)
+        return 130
+    except SystemExit as e:
+        return int(e.code or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Dataset preparation: one module per dataset, one manifest format, one split policy."""

@@ -1,0 +1,31 @@
+"""Score + aligned performance, shared by the alignment datasets (nasap, vienna4x22, batik)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepperformer.errors import DeepPerformerError
+from deepperformer.performance import Performance
+from deepperformer.score import Score, load_score
+
+#: At least this share of the aligned score ids must exist in the score, or the pair is refused:
+#: fewer means the score was unfolded differently from the alignment (or is another edition).
+MIN_ID_COVERAGE = 0.9
+
+
+def id_coverage(perf: Performance, score: Score) -> float:
+    """Share of the performance's aligned score ids that exist in ``score``."""
+    ids = perf.notes["score_id"]
+    ids = ids[ids != ""]
+    return float(np.isin(ids, score.notes["id"]).mean()) if len(ids) else 0.0
+
+
+def load_aligned_score(score_path: str | Path, perf: Performance, unfold: str, alignment_path: str | Path) -> Score:
+    """Load the score an alignment refers to and check that the note ids agree."""
+    score = load_score(score_path, unfold=unfold)
+    cov = id_coverage(perf, score)
+    if cov < MIN_ID_COVERAGE:
+        raise DeepPerformerError(alignment_path, f"only {cov:.0%} of the aligned score ids exist in {score_path} (unfold={unfold})")
+    return score

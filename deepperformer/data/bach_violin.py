@@ -1,0 +1,83 @@
+"""Bach Violin Dataset (official layout): info.csv, audio/, notes/, alignments/, tempos/, scores/.
+
+Each info.csv row is a movement slice [start, end] of ``audio/<collection>/<source_filename>``;
+notes are at 24 ticks per quarter with repeats expanded, alignments in seconds from the slice start.
+Movements whose audio is absent are skipped and counted.
+
+``baroque_tuning``: 35 movements were played about a semitone flat (A = 415 Hz) while their note
+pitches are written at concert pitch. Default "transpose": the performance pitches of those
+movements are lowered by one semitone so that the notes name what sounds (the score keeps the
+written pitches); "keep" leaves them; "skip" drops those movements.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepperformer.audio import MelConfig, load_audio
+from deepperformer.data.base import DatasetSpec, PrepareOptions, read_csv_rows
+from deepperformer.data.naming import hms_to_seconds
+from deepperformer.data.recording import Recording, cache_recording
+from deepperformer.errors import DeepPerformerError
+from deepperformer.performance import load_bach_violin
+
+INFO_COLUMNS = ("filename", "collection", "violinist", "work", "mov", "source_filename", "start", "end", "baroque_tuning")
+TICKS_PER_QUARTER = 24
+
+
+def movement_files(root: Path, row: dict) -> tuple[Path, Path, Path]:
+    """(notes CSV, alignment CSV, tempo TXT) of one info.csv row."""
+    c, f = row["collection"], row["filename"]
+    return root / "notes" / c / f"{f}.csv", root / "alignments" / c / f"{f}.csv", root / "tempos" / c / f"{f}.txt"
+
+
+def piece_id(row: dict) -> str:
+    return f"{row['work'].lower()}_mov{row['mov']}"
+
+
+def read_info(root: Path) -> list[dict]:
+    info = root / "info.csv"
+    if not info.exists() or not (root / "notes").is_dir():
+        raise DeepPerformerError(root, "unknown layout: not a Bach Violin Dataset folder (info.csv and notes/ expected)")
+    return read_csv_rows(info, INFO_COLUMNS)
+
+
+def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], list[str]]:
+    rows = read_info(root)
+    recs, no_audio, baroque_skipped = [], 0, 0
+    for row in rows:
+        audio = root / "audio" / row["collection"] / row["source_filename"]
+        if not audio.exists():
+            no_audio += 1
+            continue
+        baroque = row["baroque_tuning"].strip() == "1"
+        if baroque and opts.baroque_tuning == "skip":
+            baroque_skipped += 1
+            continue
+        start, end = hms_to_seconds(row["start"], root / "info.csv"), hms_to_seconds(row["end"], root / "info.csv")
+        notes, align, tempo = movement_files(root, row)
+        recs.append(Recording(
+            rec_id=row["filename"], dataset="bach-violin", piece=piece_id(row), performer=row["violinist"],
+            instrument="violin", source=str(audio), source_offset_sec=start, seconds=end - start,
+            extra={"notes": str(notes), "alignment": str(align), "end": end,
+                   "transpose": -1 if (baroque and opts.baroque_tuning == "transpose") else 0},
+        ))
+    remarks = [f"{no_audio} of {len(rows)} movements skipped: audio not present"]
+    if baroque_skipped:
+        remarks.append(f"{baroque_skipped} baroque-tuning movements skipped (--baroque-tuning skip)")
+    return recs, remarks
+
+
+def process(rec: Recording, out: Path) -> list:
+    x = rec.extra
+    score, perf = load_bach_violin(x["notes"], x["alignment"], TICKS_PER_QUARTER)
+    if x["transpose"]:
+        perf.notes["pitch"] += np.int16(x["transpose"])
+    cfg = MelConfig()
+    audio = load_audio(rec.source, cfg.sample_rate, offset=rec.source_offset_sec, duration=x["end"] - rec.source_offset_sec)
+    return cache_recording(out, rec, perf, audio=audio, score=score, mel_config=cfg, alignment_source=x["alignment"])
+
+
+SPEC = DatasetSpec("bach-violin", True, find, process, description="Bach Violin Dataset: real violin audio + note alignments")

@@ -1,0 +1,80 @@
+"""Load every score of the datasets at hand and report which load and which fail (and why).
+
+Each dataset's scores are read the way its alignments need them: (n)ASAP, Batik and Bach Violin
+unfolded maximally, Vienna 4x22 as written.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from deepperformer.atomic import atomic_path
+from deepperformer.data import match_corpus, nasap
+from deepperformer.data.base import read_csv_rows
+from deepperformer.errors import DeepPerformerError
+from deepperformer.score import load_score
+
+
+def score_files(root: Path, work: Path) -> list[tuple[str, Path, str]]:
+    """(dataset, score path, unfold mode) for every score under a data folder of the four datasets."""
+    out: list[tuple[str, Path, str]] = []
+    if (root / "nasap" / "metadata.csv").exists():
+        nroot = root / "nasap"
+        rows = read_csv_rows(nroot / "metadata.csv", ("xml_score",))
+        first = rows[0]["folder"].split("/")[0]
+        from deepperformer.data.base import extracted_root
+
+        data = extracted_root(nroot, "nasap_core.tar.xz", "", first, work)
+        out += [("nasap", data / x, "maximal") for x in sorted({r["xml_score"] for r in rows})]
+    if (root / "vienna4x22" / "musicxml").is_dir():
+        out += [("vienna4x22", p, "none") for p in sorted((root / "vienna4x22" / "musicxml").glob("*.musicxml"))]
+    if (root / "batik").is_dir():
+        broot = match_corpus.batik_root(root / "batik", work)
+        out += [("batik", p, "maximal") for p in sorted((broot / "scores").glob("*.musicxml"))]
+    if (root / "bach-violin" / "scores").is_dir():
+        out += [("bach-violin", p, "maximal") for p in sorted((root / "bach-violin" / "scores").glob("*/*.mxl"))]
+    if not out:
+        raise DeepPerformerError(root, "unknown layout: no nasap/, vienna4x22/, batik/ or bach-violin/ scores found")
+    return out
+
+
+def _check(item: tuple[str, Path, str]) -> tuple[str, str, str, int, str]:
+    dataset, path, unfold = item
+    if not path.exists():
+        return dataset, str(path), unfold, 0, f"{path}: score file not found"
+    try:
+        return dataset, str(path), unfold, len(load_score(path, unfold=unfold)), ""
+    except DeepPerformerError as e:
+        return dataset, str(path), unfold, 0, str(e)
+    except Exception as e:  # report, do not stop: this is a survey
+        return dataset, str(path), unfold, 0, f"{path}: unexpected error ({type(e).__name__}: {e})"
+
+
+def check_scores(root: Path, out_csv: Path | None, work: Path, workers: int = 1) -> dict:
+    items = score_files(root, work)
+    results = []
+    with tqdm(total=len(items), desc="load scores", unit="score", dynamic_ncols=True) as bar:
+        if workers > 1:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+                for r in ex.map(_check, items):
+                    results.append(r)
+                    bar.update(1)
+        else:
+            for it in items:
+                results.append(_check(it))
+                bar.update(1)
+    if out_csv:
+        with atomic_path(out_csv) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["dataset", "path", "unfold", "notes", "error"])
+            w.writerows(results)
+    ok, failed = Counter(), Counter()
+    for d, _, _, _, err in results:
+        (failed if err else ok)[d] += 1
+    return {"ok": dict(ok), "failed": dict(failed), "errors": [r[4] for r in results if r[4]]}

@@ -1,0 +1,38 @@
+"""Figures people would rather look at than numbers: piano rolls (and, later, mel spectrograms)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepperformer.atomic import atomic_path
+from deepperformer.performance import Performance
+
+
+def save_piano_roll(perf: Performance, path: str | Path, title: str = "") -> None:
+    """Piano roll of a performance (time in seconds x MIDI pitch, colour = velocity) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    n = perf.notes
+    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, perf.duration / 4)), 4), dpi=100)
+    verts = [[(o, p - 0.4), (o + d, p - 0.4), (o + d, p + 0.4), (o, p + 0.4)]
+             for o, d, p in zip(n["onset_sec"], n["duration_sec"], n["pitch"])]
+    coll = PolyCollection(verts, array=n["velocity"].astype(float), cmap="viridis", clim=(1, 127))
+    ax.add_collection(coll)
+    for p in perf.pedal[perf.pedal["value"] >= 64]["time_sec"] if len(perf.pedal) else []:
+        ax.axvline(p, color="0.85", lw=0.3, zorder=0)
+    ax.set_xlim(0, max(perf.duration, 1e-3))
+    ax.set_ylim(n["pitch"].min() - 2, n["pitch"].max() + 2)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MIDI pitch")
+    ax.set_title(title or Path(perf.source).name)
+    fig.colorbar(coll, ax=ax, label="velocity", pad=0.01)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
