@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # MIDI, a note CSV and a piano-roll PNG. Replaced by score-to-WAV synthesis once the acoustic model and
 # vocoder land.
 demo: $(STAMP)
-	$(BIN)/deepperformer render data/examples/bach_bwv1006_gavotte.mxl -o out/demo.mid
+	$(BIN)/deepperformer render data/examples/minuet_in_g.krn -o out/demo.mid
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

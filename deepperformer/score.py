@@ -88,10 +88,24 @@ def load_score(path: str | Path, unfold: str = "maximal") -> Score:
     path = require_file(path, "score file")
     if path.suffix.lower() not in SCORE_SUFFIXES:
         raise DeepPerformerError(path, f"unsupported score format {path.suffix!r} (use {', '.join(SCORE_SUFFIXES)})")
+    if path.suffix.lower() in (".mid", ".midi"):
+        _check_midi_has_notes(path)
     part = _load_merged_part(path)
     if unfold != "none":
         part = _unfold(part, unfold, path)
     return score_from_part(part, source=str(path))
+
+
+def _check_midi_has_notes(path: Path) -> None:
+    """partitura fails obscurely on a MIDI file without notes; say what is wrong instead."""
+    import mido
+
+    try:
+        mid = mido.MidiFile(str(path))
+    except Exception as e:
+        raise DeepPerformerError(path, f"cannot parse MIDI ({type(e).__name__}: {_first_line(e)})") from None
+    if not any(m.type == "note_on" and m.velocity > 0 for track in mid.tracks for m in track):
+        raise DeepPerformerError(path, "MIDI file has no notes")
 
 
 def _load_merged_part(path: Path):
@@ -109,6 +123,8 @@ def _load_merged_part(path: Path):
         if not parts:
             raise DeepPerformerError(path, "score has no parts")
         part = pt.score.merge_parts(parts) if len(parts) > 1 else parts[0]
+        if not any(True for _ in part.iter_all(pt.score.Note, include_subclasses=True)):
+            raise DeepPerformerError(path, "score has no notes")
     return part
 
 
@@ -162,7 +178,7 @@ def score_from_part(part, source: str = "") -> Score:
     for t in part.iter_all(pt.score.Tempo):
         if t.start is None or not t.bpm:
             continue
-        qpm = 60e6 / t.microseconds_per_quarter
+        qpm = round(60e6 / t.microseconds_per_quarter, 3)  # undo the microsecond rounding
         tempos.append((float(part.quarter_map(t.start.t)), qpm))
     tempo_arr = np.array(sorted(set(tempos)), dtype=TEMPO_DTYPE) if tempos else np.zeros(0, TEMPO_DTYPE)
 

@@ -22,6 +22,7 @@ class PrepareOptions:
     piano_hours: float = 2.2  # synthetic: audio to render per instrument
     violin_hours: float = 1.1
     sources: dict[str, str] = field(default_factory=dict)  # synthetic: dataset name -> folder
+    fixed_splits: dict[str, str] = field(default_factory=dict)  # piece -> split from --splits (set by prepare)
 
 
 @dataclass

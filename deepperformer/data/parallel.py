@@ -7,6 +7,7 @@ interrupted run picks up where it stopped: units with a rows.json are not done a
 from __future__ import annotations
 
 import json
+import sys
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
@@ -70,7 +71,7 @@ def run_recordings(
             if strict:
                 raise DeepPerformerError(None, err)
             failures.append((rec_id, err))
-            tqdm.write(f"skipped {rec_id}: {err}")
+            tqdm.write(f"skipped {rec_id}: {err}", file=sys.stderr)
         else:
             rows.extend(ClipRow(**d) for d in dicts)
 

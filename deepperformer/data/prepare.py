@@ -20,7 +20,7 @@ from deepperformer.data import bach_violin, maestro, match_corpus, nasap, synthe
 from deepperformer.data.base import DatasetSpec, PrepareOptions
 from deepperformer.data.manifest import write_manifest
 from deepperformer.data.parallel import run_recordings
-from deepperformer.data.splits import assign_splits, load_splits, save_splits
+from deepperformer.data.splits import assign_splits, load_splits, piece_durations, save_splits
 from deepperformer.errors import DeepPerformerError, require_dir
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -50,6 +50,7 @@ def prepare(
     root, out = require_dir(root, "dataset folder").resolve(), Path(out)
     options = options or PrepareOptions()
     fixed = load_splits(splits_file) if splits_file else {}
+    options.fixed_splits = fixed
     t0 = time.time()
     recs, remarks = spec.find(root, out, options)  # checks the layout before anything is written
     if limit:
@@ -59,14 +60,12 @@ def prepare(
     out.mkdir(parents=True, exist_ok=True)
     _check_mel_config(out / "mel_config.json", MelConfig())
 
-    piece_seconds: dict[str, float] = defaultdict(float)
-    for r in recs:
-        piece_seconds[r.piece] += max(r.seconds, 1e-3)
+    piece_seconds = piece_durations(recs)
     official = {r.piece: spec.official_split(r) for r in recs}
     if all(v is not None for v in official.values()):
         splits = official
     else:
-        splits = assign_splits(dict(piece_seconds), fixed=fixed)
+        splits = assign_splits(piece_seconds, fixed=fixed)
     save_splits(out / "splits.json", splits, piece_seconds)
     for line in remarks:
         log(line)

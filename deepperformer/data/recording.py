@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from deepperformer.atomic import save_npy
-from deepperformer.audio import MelConfig, log_mel, write_audio
+from deepperformer.audio import MelConfig, load_audio, log_mel, write_audio
 from deepperformer.data.manifest import ClipRow
 from deepperformer.errors import DeepPerformerError
 from deepperformer.performance import Performance
@@ -87,6 +87,9 @@ def cache_recording(
             f"alignment ends at {perf.duration:.2f} s, after the end of its audio ({audio_sec:.2f} s of {rec.source})",
         )
     write_audio(rdir / "audio.flac", audio, sr)
+    # The mel is computed from the audio as stored (16-bit), so that a vocoder trained on the FLAC
+    # sees exactly the cached mels.
+    audio = load_audio(rdir / "audio.flac", sr)
     mel = log_mel(audio, mel_config)  # [T, n_mels]
     save_npy(rdir / "mel.npy", mel.astype(np.float16))
 

@@ -32,7 +32,8 @@ def assign_splits(
     """Map each piece to "train", "validation" or "test".
 
     ``piece_seconds``: duration per piece (the weight of the shares). ``fixed``: pieces whose split is
-    given. With three or more free pieces, validation and test each get at least one.
+    given. With three or more free pieces, validation and test each get at least one; with fewer,
+    the free pieces all go to train (a held-out split needs a piece of its own).
 
     >>> s = assign_splits({f"p{i}": 60.0 for i in range(20)})
     >>> sorted(list(s.values()).count(k) for k in ("test", "validation"))
@@ -43,7 +44,7 @@ def assign_splits(
     total = sum(piece_seconds.values())
     have = {s: sum(piece_seconds[p] for p, sp in fixed.items() if sp == s) for s in SPLITS}
     free = sorted((p for p in piece_seconds if p not in fixed), key=_rank)
-    targets = (("test", test), ("validation", validation))
+    targets = (("test", test), ("validation", validation)) if len(free) >= 3 else ()
     i = 0
     for name, share in targets:
         need_one = len(free) >= 3 and have[name] == 0
@@ -54,6 +55,14 @@ def assign_splits(
             i += 1
     for p in free[i:]:
         out[p] = "train"
+    return out
+
+
+def piece_durations(recs) -> dict[str, float]:
+    """Seconds per piece over recordings (objects with ``piece`` and ``seconds``)."""
+    out: dict[str, float] = {}
+    for r in recs:
+        out[r.piece] = out.get(r.piece, 0.0) + max(r.seconds, 1e-3)
     return out
 
 

@@ -27,6 +27,7 @@ from deepperformer.data import bach_violin, match_corpus, nasap
 from deepperformer.data.base import DatasetSpec, PrepareOptions
 from deepperformer.data.naming import hms_to_seconds, slug
 from deepperformer.data.recording import Recording, cache_recording
+from deepperformer.data.splits import assign_splits, piece_durations
 from deepperformer.errors import DeepPerformerError
 from deepperformer.performance import Performance, load_bach_violin, load_match, load_nasap
 
@@ -42,15 +43,20 @@ class SynthPerformer:
     soundfont: Path  # from the Debian package named in `package`
     program: int  # General MIDI program
     package: str
+    #: FluidSynth master gain (its default is 0.2, which leaves the audio 25-45 dB below full scale).
+    #: Set per performer so that typical levels match real recordings (RMS about -30 to -25 dBFS)
+    #: and the three instruments of a kind are about equally loud; fixed, never per recording, so
+    #: that loudness still follows velocity across recordings.
+    gain: float = 1.0
 
 
 PERFORMERS = (
     SynthPerformer("piano-fluidr3", "piano", SF2 / "FluidR3_GM.sf2", 0, "fluid-soundfont-gm"),
     SynthPerformer("piano-timgm6mb", "piano", SF2 / "TimGM6mb.sf2", 0, "timgm6mb-soundfont"),
     SynthPerformer("piano-musescore", "piano", SF3 / "MuseScore_General_Full.sf3", 0, "musescore-general-soundfont"),
-    SynthPerformer("violin-fluidr3", "violin", SF2 / "FluidR3_GM.sf2", 40, "fluid-soundfont-gm"),
-    SynthPerformer("violin-timgm6mb", "violin", SF2 / "TimGM6mb.sf2", 40, "timgm6mb-soundfont"),
-    SynthPerformer("violin-musescore", "violin", SF3 / "MuseScore_General_Full.sf3", 40, "musescore-general-soundfont"),
+    SynthPerformer("violin-fluidr3", "violin", SF2 / "FluidR3_GM.sf2", 40, "fluid-soundfont-gm", 2.0),
+    SynthPerformer("violin-timgm6mb", "violin", SF2 / "TimGM6mb.sf2", 40, "timgm6mb-soundfont", 1.2),
+    SynthPerformer("violin-musescore", "violin", SF3 / "MuseScore_General_Full.sf3", 40, "musescore-general-soundfont", 2.2),
 )
 PERFORMER_BY_NAME = {p.name: p for p in PERFORMERS}
 SOURCE_NAMES = ("vienna4x22", "batik", "nasap", "bach-violin")
@@ -70,7 +76,8 @@ def render(perf: Performance, performer: SynthPerformer, sample_rate: int = 1600
     with tempfile.TemporaryDirectory(prefix="dp-fluidsynth-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         perf.write_midi(mid, program=performer.program, tail_sec=TAIL_SEC)
-        cmd = ["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", str(sample_rate), "-T", "wav", "-O", "s16",
+        cmd = ["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", str(sample_rate), "-T", "wav", "-O", "float",
+               "-g", str(performer.gain),
                str(performer.soundfont), str(mid)]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0 or not wav.exists():
@@ -137,22 +144,31 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
             continue
         if not found[instrument]:
             raise DeepPerformerError(root, f"unknown layout: no {instrument} performances found (expected {', '.join(SOURCE_NAMES)} folders)")
-        performers = [p for p in PERFORMERS if p.instrument == instrument]
-        total = 0.0
+        total, n = 0.0, 0
         for c in sorted(found[instrument], key=lambda c: _rank(c["id"])):
             if total >= budget:
                 break
             secs = c.get("seconds") or _midi_seconds(c["midi"])
             if secs <= 0:
                 continue
-            performer = performers[len([r for r in recs if r.instrument == instrument]) % len(performers)]
             recs.append(Recording(
-                rec_id=slug(f"{performer.name}/{c['id']}"), dataset="synthetic", piece=c["piece"], performer=performer.name,
-                instrument=instrument, source=c["path"], seconds=secs + TAIL_SEC, extra={**c, "performer": performer.name},
+                rec_id="", dataset="synthetic", piece=c["piece"], performer="", instrument=instrument,
+                source=c["path"], seconds=secs + TAIL_SEC, extra=dict(c),
             ))
             total += secs + TAIL_SEC
-        remarks.append(f"{instrument}: {len(found[instrument])} performances available, "
-                       f"{sum(r.instrument == instrument for r in recs)} rendered ({total / 3600:.2f} h)")
+            n += 1
+        remarks.append(f"{instrument}: {len(found[instrument])} performances available, {n} rendered ({total / 3600:.2f} h)")
+    # Deal the performers round-robin inside each split (computed exactly as `prepare` will), so that
+    # every performer is heard in train, validation and test.
+    splits = assign_splits(piece_durations(recs), fixed=opts.fixed_splits)
+    dealt: dict[tuple[str, str], int] = {}
+    for rec in recs:
+        key = (rec.instrument, splits[rec.piece])
+        performers = [p for p in PERFORMERS if p.instrument == rec.instrument]
+        performer = performers[dealt.get(key, 0) % len(performers)]
+        dealt[key] = dealt.get(key, 0) + 1
+        rec.performer = rec.extra["performer"] = performer.name
+        rec.rec_id = slug(f"{performer.name}/{rec.extra['id']}")
     return recs, remarks
 
 

@@ -1,0 +1,40 @@
+"""Shared test helpers: fixture paths and a CLI runner that captures output and exit code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``deepperformer`` in-process; return (exit code, stdout, stderr)."""
+    from deepperformer.cli import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def fixture_copy(tmp_path):
+    """Copy a fixture dataset into tmp_path (for tests that break it on purpose)."""
+
+    def copy(name: str) -> Path:
+        dst = tmp_path / "src" / name
+        shutil.copytree(DATA / name, dst)
+        return dst
+
+    return copy
