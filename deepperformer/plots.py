@@ -36,3 +36,31 @@ def save_piano_roll(perf: Performance, path: str | Path, title: str = "") -> Non
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def save_mel_with_notes(mel: np.ndarray, perf: Performance, path: str | Path, frame_seconds: float, title: str = "") -> None:
+    """A log-mel spectrogram ``[T, n_mels]`` above the piano roll of the notes sounding in it, sharing
+    the time axis: the quickest way to see whether notes and audio are aligned."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seconds = mel.shape[0] * frame_seconds
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    a1.imshow(mel.T.astype(np.float32), origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, mel.shape[1]))
+    a1.set_ylabel("mel bin")
+    a1.set_title(title)
+    n = perf.notes
+    for o, d, p in zip(n["onset_sec"], n["duration_sec"], n["pitch"]):
+        a2.broken_barh([(o, d)], (p - 0.4, 0.8), color="tab:blue")
+        a1.axvline(o, color="white", lw=0.4, alpha=0.5)
+    if len(n):
+        a2.set_ylim(n["pitch"].min() - 2, n["pitch"].max() + 2)
+    a2.set_xlim(0, seconds)
+    a2.set_xlabel("time (s)")
+    a2.set_ylabel("MIDI pitch")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

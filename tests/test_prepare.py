@@ -50,6 +50,9 @@ def test_bach_violin(tmp_path, data_dir):
     perf = Performance.load(out / r.performance)
     assert len(score) == len(perf) == 16
     assert json.loads((out / "mel_config.json").read_text()) == MelConfig().to_dict()
+    previews = sorted(p.name for p in (out / "previews").iterdir())
+    assert previews == ["jane-doe.png", "john-roe.png"]
+    assert (out / "previews" / "jane-doe.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_bach_violin_slice_offset_and_baroque_tuning(tmp_path, data_dir):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import time
+
+import numpy as np
 from collections import defaultdict
 from pathlib import Path
 
@@ -77,9 +79,28 @@ def prepare(
         r.split = splits[r.piece]
     write_manifest(out / "manifest.csv", rows)
     _write_skipped(out / "skipped.csv", failures)
+    write_previews(out, rows)
     summary = summarize(name, rows, failures, remarks, time.time() - t0)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def write_previews(out: Path, rows) -> None:
+    """One PNG per performer in OUT/previews: the mel of a clip above its notes (audio corpora only)."""
+    from deepperformer.performance import Performance
+    from deepperformer.plots import save_mel_with_notes
+
+    cfg = MelConfig()
+    first: dict[str, object] = {}
+    for r in sorted((r for r in rows if r.mel), key=lambda r: (r.recording, r.start_sec)):
+        cur = first.get(r.performer)
+        # the second clip of the performer's first recording: the first clip often starts in silence
+        if cur is None or (cur.recording == r.recording and cur.start_sec == 0 and r.start_sec > 0):
+            first[r.performer] = r
+    for performer, r in first.items():
+        mel = np.load(out / r.mel, mmap_mode="r")[r.start_frame : r.end_frame]
+        perf = Performance.load(out / r.performance).window(r.start_sec, r.end_sec)
+        save_mel_with_notes(np.asarray(mel), perf, out / "previews" / f"{performer}.png", cfg.frame_seconds, title=f"{r.clip_id} ({performer})")
 
 
 def _check_mel_config(path: Path, cfg: MelConfig) -> None:
