@@ -158,15 +158,17 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
             total += secs + TAIL_SEC
             n += 1
         remarks.append(f"{instrument}: {len(found[instrument])} performances available, {n} rendered ({total / 3600:.2f} h)")
-    # Deal the performers round-robin inside each split (computed exactly as `prepare` will), so that
-    # every performer is heard in train, validation and test.
+    # Deal the performers round-robin, split by split (splits computed exactly as `prepare` will), so
+    # that every performer is heard in train, validation and test wherever a split has enough
+    # recordings, and a small corpus still gets several performers.
     splits = assign_splits(piece_durations(recs), fixed=opts.fixed_splits)
-    dealt: dict[tuple[str, str], int] = {}
-    for rec in recs:
-        key = (rec.instrument, splits[rec.piece])
+    order = {"train": 0, "validation": 1, "test": 2}
+    dealt: dict[str, int] = {}
+    for rec in sorted(recs, key=lambda r: order[splits[r.piece]]):  # stable: hash order inside a split
         performers = [p for p in PERFORMERS if p.instrument == rec.instrument]
-        performer = performers[dealt.get(key, 0) % len(performers)]
-        dealt[key] = dealt.get(key, 0) + 1
+        k = dealt.get(rec.instrument, 0)
+        dealt[rec.instrument] = k + 1
+        performer = performers[k % len(performers)]
         rec.performer = rec.extra["performer"] = performer.name
         rec.rec_id = slug(f"{performer.name}/{rec.extra['id']}")
     return recs, remarks
