@@ -43,6 +43,7 @@ def test_bach_violin(tmp_path, data_dir):
     mel = np.load(out / r.mel)
     assert mel.dtype == np.float16 and mel.shape[1] == 80
     assert r.end_frame - r.start_frame == 312
+    assert r.tempo_qpm == 90.0  # from tempos/<collection>/<filename>.txt
     # the cached mel is the MelConfig mel of the cached audio
     audio = load_audio(out / r.audio)
     np.testing.assert_allclose(mel.astype(np.float32), log_mel(audio), atol=0.01)  # float16 rounding
@@ -172,6 +173,7 @@ def test_vienna_and_batik(tmp_path, data_dir):
     rows = read_manifest(tmp_path / "v" / "manifest.csv")
     assert {r.performer for r in rows} == {"pianist-01", "pianist-02", "pianist-03"}
     assert {r.piece for r in rows} == {"vienna4x22/Minuet"}
+    assert all(abs(r.tempo_qpm - 90) < 3 for r in rows)  # estimated from score + alignment
     # Batik, shipped as a tarball of the repository
     root = tmp_path / "batik"
     root.mkdir()

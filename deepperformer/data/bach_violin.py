@@ -33,6 +33,16 @@ def movement_files(root: Path, row: dict) -> tuple[Path, Path, Path]:
     return root / "notes" / c / f"{f}.csv", root / "alignments" / c / f"{f}.csv", root / "tempos" / c / f"{f}.txt"
 
 
+def read_tempo(path: Path) -> float:
+    """The movement's global tempo (quarter notes per minute) from ``tempos/<c>/<f>.txt``; 0 if absent."""
+    if not path.exists():
+        return 0.0
+    try:
+        return float(path.read_text().strip())
+    except ValueError:
+        raise DeepPerformerError(path, "tempo file does not hold a number") from None
+
+
 def piece_id(row: dict) -> str:
     return f"{row['work'].lower()}_mov{row['mov']}"
 
@@ -60,7 +70,7 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
         notes, align, tempo = movement_files(root, row)
         recs.append(Recording(
             rec_id=row["filename"], dataset="bach-violin", piece=piece_id(row), performer=row["violinist"],
-            instrument="violin", source=str(audio), source_offset_sec=start, seconds=end - start,
+            instrument="violin", source=str(audio), source_offset_sec=start, seconds=end - start, tempo_qpm=read_tempo(tempo),
             extra={"notes": str(notes), "alignment": str(align), "end": end,
                    "transpose": -1 if (baroque and opts.baroque_tuning == "transpose") else 0},
         ))

@@ -39,6 +39,7 @@ class ClipRow:
     start_frame: int  # the same span in mel frames
     end_frame: int
     n_notes: int  # performance notes overlapping the clip
+    tempo_qpm: float  # the recording's global tempo in quarter notes per minute, 0 if unknown
     source: str  # the original file (audio, or performance for alignment-only datasets)
     source_offset_sec: float  # where the recording starts inside ``source``
 
@@ -60,6 +61,7 @@ def write_manifest(path: str | Path, rows: list[ClipRow]) -> None:
             d = asdict(r)
             d["start_sec"], d["end_sec"] = f"{r.start_sec:.6f}", f"{r.end_sec:.6f}"
             d["source_offset_sec"] = f"{r.source_offset_sec:.6f}"
+            d["tempo_qpm"] = f"{r.tempo_qpm:.3f}"
             w.writerow(d)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepperformer.data.aligned import load_aligned_score
+from deepperformer.data.aligned import estimate_tempo, load_aligned_score
 from deepperformer.data.base import DatasetSpec, PrepareOptions, extracted_root
 from deepperformer.data.naming import slug
 from deepperformer.data.pieces import canonical_piece
@@ -69,7 +69,7 @@ def find_batik(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Record
 def process(rec: Recording, out: Path) -> list:
     perf, _ = load_match(rec.source)
     score = load_aligned_score(rec.extra["score"], perf, rec.extra["unfold"], rec.source)
-    return cache_recording(out, rec, perf, score=score)
+    return cache_recording(out, rec, perf, score=score, tempo_qpm=estimate_tempo(perf, score))
 
 
 VIENNA = DatasetSpec("vienna4x22", False, find_vienna, process, description="Vienna 4x22: 22 pianists x 4 excerpts, match files")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepperformer.data.aligned import load_aligned_score
+from deepperformer.data.aligned import estimate_tempo, load_aligned_score
 from deepperformer.data.base import DatasetSpec, PrepareOptions, extracted_root, read_csv_rows
 from deepperformer.data.naming import performer_from_asap_name, slug
 from deepperformer.data.pieces import canonical_piece
@@ -60,7 +60,7 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
 def process(rec: Recording, out: Path) -> list:
     perf = load_nasap(rec.source, rec.extra["alignment"])
     score = load_aligned_score(rec.extra["score"], perf, "maximal", rec.extra["alignment"])
-    return cache_recording(out, rec, perf, score=score)
+    return cache_recording(out, rec, perf, score=score, tempo_qpm=estimate_tempo(perf, score))
 
 
 SPEC = DatasetSpec("nasap", False, find, process, description="(n)ASAP: piano scores + performance MIDI + note alignments")

@@ -37,6 +37,7 @@ class Recording:
     source: str  # original audio (or performance) file
     source_offset_sec: float = 0.0
     seconds: float = 0.0  # expected duration, used to weigh the splits before any decoding
+    tempo_qpm: float = 0.0  # global tempo (quarter notes per minute), 0 if unknown
     extra: dict = field(default_factory=dict)  # dataset-specific paths and settings for `process`
 
 
@@ -53,12 +54,14 @@ def cache_recording(
     mel_config: MelConfig = MelConfig(),
     clip_seconds: float = CLIP_SECONDS,
     alignment_source: str | None = None,
+    tempo_qpm: float | None = None,
 ) -> list[ClipRow]:
     """Write the caches of one recording and return its clip rows (split left empty).
 
     ``audio``: mono float32 ``[S]`` at ``mel_config.sample_rate``, or None for alignment-only data
     (then one row spans the whole performance). Raises DeepPerformerError if the performance ends
-    after the audio (beyond ALIGNMENT_SLACK_SEC) or has no notes.
+    after the audio (beyond ALIGNMENT_SLACK_SEC) or has no notes. ``tempo_qpm`` overrides
+    ``rec.tempo_qpm`` (for corpora whose tempo is only known once score and alignment are loaded).
     """
     if len(perf) == 0:
         raise DeepPerformerError(alignment_source or rec.source, "performance has no notes")
@@ -73,6 +76,7 @@ def cache_recording(
         dataset=rec.dataset, recording=rec.rec_id, piece=rec.piece, performer=rec.performer,
         instrument=rec.instrument, split="", performance=str(rel / "performance.npz"), score=score_rel,
         source=rec.source, source_offset_sec=rec.source_offset_sec,
+        tempo_qpm=round(float(rec.tempo_qpm if tempo_qpm is None else tempo_qpm), 3),
     )
     if audio is None:
         end = perf.duration

@@ -124,10 +124,10 @@ def _candidates(root: Path, out: Path, opts: PrepareOptions) -> tuple[dict[str, 
     r = _source_root("bach-violin", root, opts)
     if r and opts.violin_hours > 0:
         for row in bach_violin.read_info(r):
-            notes, align, _ = bach_violin.movement_files(r, row)
+            notes, align, tempo = bach_violin.movement_files(r, row)
             secs = hms_to_seconds(row["end"]) - hms_to_seconds(row["start"])
             found["violin"].append(dict(id=f"bach-violin/{row['filename']}", piece=bach_violin.piece_id(row), kind="bach",
-                                        path=str(align), notes=str(notes), seconds=secs))
+                                        path=str(align), notes=str(notes), seconds=secs, tempo=bach_violin.read_tempo(tempo)))
     for name in SOURCE_NAMES:
         if _source_root(name, root, opts) is None:
             remarks.append(f"source {name} not found under {root}: not used")
@@ -153,7 +153,7 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
                 continue
             recs.append(Recording(
                 rec_id="", dataset="synthetic", piece=c["piece"], performer="", instrument=instrument,
-                source=c["path"], seconds=secs + TAIL_SEC, extra=dict(c),
+                source=c["path"], seconds=secs + TAIL_SEC, tempo_qpm=c.get("tempo", 0.0), extra=dict(c),
             ))
             total += secs + TAIL_SEC
             n += 1
