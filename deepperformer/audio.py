@@ -79,7 +79,7 @@ class MelConfig:
         """Raise a DeepPerformerError naming ``where`` if ``other`` differs from this config."""
         if self != other:
             a, b = self.to_dict(), other.to_dict()
-            diffs = ", ".join(f"{k} {a[k]} vs {b[k]}" for k in a if a[k] != b[k])
+            diffs = ", ".join(f"{k} {b[k]}, expected {a[k]}" for k in a if a[k] != b[k])
             raise DeepPerformerError(where, f"{what} uses another mel configuration ({diffs})")
 
 

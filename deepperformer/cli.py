@@ -63,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--work", type=Path, default=Path("prepared/_work"), help="where archives are extracted")
     cs.add_argument("--workers", type=int, default=1)
 
+    tr = sub.add_parser("train", help="train a stage from a recipe (resumes from the run folder's last checkpoint)")
+    tr.add_argument("recipe", type=Path, help="recipes/<dataset>/<stage>.yaml")
+    tr.add_argument("-o", "--out", type=Path, help="run folder (default runs/<recipe folder>-<recipe name>)")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value, e.g. trainer.max_steps=2000")
+    tr.add_argument("--max-steps", type=int, help="shortcut for --set trainer.max_steps=N")
+    tr.add_argument("--devices", help="shortcut for --set trainer.devices=N (several GPUs train with DDP)")
+    tr.add_argument("--num-nodes", type=int, help="shortcut for --set trainer.num_nodes=N")
+    tr.add_argument("--accelerator", help="cpu | gpu | auto")
+
+    ev = sub.add_parser("evaluate", help="log-mel MSE of acoustic checkpoints on a split, one table like the paper's")
+    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported acoustic checkpoints (model.pt)")
+    ev.add_argument("--manifest", type=Path, action="append", required=True, help="prepared manifest.csv (repeatable)")
+    ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    ev.add_argument("--batch-size", type=int, default=16)
+
     sub.add_parser("datasets", help="list the datasets `prepare` knows")
     return p
 
@@ -131,7 +146,33 @@ def cmd_datasets(a) -> int:
     return 0
 
 
-COMMANDS = {"prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
+def cmd_train(a) -> int:
+    from deepperformer.recipes import load_recipe
+
+    overrides = list(a.set)
+    for key, value in (("trainer.max_steps", a.max_steps), ("trainer.devices", a.devices),
+                       ("trainer.num_nodes", a.num_nodes), ("trainer.accelerator", a.accelerator)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    recipe = load_recipe(a.recipe, overrides)
+    if recipe.get("stage") != "acoustic":
+        raise DeepPerformerError(a.recipe, f"stage {recipe.get('stage')!r} cannot be trained yet (acoustic only)")
+    from deepperformer.train import train_acoustic
+
+    out = a.out or Path("runs") / f"{a.recipe.parent.name}-{a.recipe.stem}"
+    train_acoustic(recipe, out)
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from deepperformer.evaluate import evaluate_checkpoints, format_table
+
+    rows = evaluate_checkpoints(a.checkpoints, a.manifest, a.split, a.batch_size)
+    print(format_table(rows, a.split))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
 
 
 def main(argv: list[str] | None = None) -> int:

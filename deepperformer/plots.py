@@ -64,3 +64,23 @@ def save_mel_with_notes(mel: np.ndarray, perf: Performance, path: str | Path, fr
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def save_mel_comparison(target: np.ndarray, predicted: np.ndarray, path: str | Path, title: str = "") -> None:
+    """Target above predicted log-mel (``[T, n_mels]`` each), same colour scale, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lo, hi = float(min(target.min(), predicted.min())), float(max(target.max(), predicted.max()))
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), dpi=100, sharex=True)
+    for ax, m, name in zip(axes, (target, predicted), ("target", "predicted")):
+        im = ax.imshow(m.T, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi)
+        ax.set_ylabel(f"{name}\nmel bin")
+    axes[0].set_title(title)
+    axes[1].set_xlabel("frame")
+    fig.colorbar(im, ax=axes, label="log-mel", pad=0.01)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -18,7 +18,7 @@ def test_mel_config_is_the_papers():
 
 
 def test_mel_config_mismatch_is_refused_with_a_clear_message():
-    with pytest.raises(DeepPerformerError, match=r"ckpt.pt: the vocoder uses another mel configuration \(n_mels 80 vs 128\)"):
+    with pytest.raises(DeepPerformerError, match=r"ckpt.pt: the vocoder uses another mel configuration \(n_mels 128, expected 80\)"):
         MelConfig().check_compatible(MelConfig(n_mels=128), "ckpt.pt", "the vocoder")
     MelConfig().check_compatible(MelConfig(), "x", "same")  # no error
 

@@ -112,11 +112,12 @@ def main() -> None:
     # --- score formats: MXL (compressed MusicXML) and a MIDI score --------------------------------
     mxl = HERE / "scores" / "minuet.mxl"
     with zipfile.ZipFile(mxl, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("META-INF/container.xml",
+        # fixed timestamps so that regenerating leaves the file unchanged
+        z.writestr(zipfile.ZipInfo("META-INF/container.xml", (2020, 1, 1, 0, 0, 0)),
                    '<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'
                    '<rootfile full-path="minuet.musicxml" media-type="application/vnd.recordare.musicxml+xml"/>'
                    "</rootfiles></container>")
-        z.write(SCORE, "minuet.musicxml")
+        z.writestr(zipfile.ZipInfo("minuet.musicxml", (2020, 1, 1, 0, 0, 0)), SCORE.read_bytes())
     deadpan(load_score(SCORE, unfold="none")).write_midi(HERE / "scores" / "minuet.mid", tail_sec=0.0)
 
     # --- Bach Violin Dataset ------------------------------------------------------------------------
@@ -131,6 +132,8 @@ def main() -> None:
          "jane-doe_bwv1001_mov1.mp3", "0:00:01", "0:00:11", "0:00:10", "-", "-", "bwv1001_mov1", "0"],
         ["jane-doe_bwv1001_mov2", "jane-doe", "jane-doe", "Jane Doe", "BWV1001", "Sonata No. 1 in G minor", "2", "Fuga",
          "jane-doe_bwv1001_mov2.opus", "0:00:00", "0:00:10", "0:00:10", "-", "-", "bwv1001_mov2", "1"],
+        ["jane-doe_bwv1001_mov3", "jane-doe", "jane-doe", "Jane Doe", "BWV1001", "Sonata No. 1 in G minor", "3", "Siciliana",
+         "jane-doe_bwv1001_mov3.mp3", "0:00:00", "0:00:10", "0:00:10", "1", "1", "bwv1001_mov3", "0"],
         ["john-roe_bwv1001_mov3", "john-roe", "john-roe", "John Roe", "BWV1001", "Sonata No. 1 in G minor", "3", "Siciliana",
          "john-roe_bwv1001_mov3.mp3", "0:00:00", "0:00:10", "0:00:10", "1", "1", "bwv1001_mov3", "0"],
         ["john-roe_bwv1001_mov4", "john-roe", "john-roe", "John Roe", "BWV1001", "Sonata No. 1 in G minor", "4", "Presto",
@@ -164,7 +167,7 @@ def main() -> None:
                 w.writerow([round(st, 3), round(en, 3)])
         (bv / "tempos" / coll / f"{fn}.txt").write_text("90.0\n")
         shutil.copy(mxl, bv / "scores" / "bwv1001" / f"{row[14]}.mxl")
-        if k == 3:
+        if k == 4:
             continue  # the last movement's audio is absent, as for most of the real dataset
         (bv / "audio" / coll).mkdir(parents=True, exist_ok=True)
         offset = 1.0 if row[9] == "0:00:01" else 0.0

@@ -1,0 +1,62 @@
+"""The one checkpoint format: export, load and check.
+
+An exported checkpoint is a plain dict that ``torch.load(weights_only=True)`` reads::
+
+    {format_version, deepperformer_version, stage, config, mel_config, performer_vocab,
+     state_dict, provenance: {data, steps, metrics, ...}}
+
+Inference weights only (no optimizer or discriminator state). Loading checks the format version,
+the stage (an acoustic model is not a vocoder) and, when given, the mel configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from deepperformer import __version__
+from deepperformer.atomic import atomic_path
+from deepperformer.audio import MelConfig
+from deepperformer.errors import DeepPerformerError, require_file
+
+FORMAT_VERSION = 1
+STAGES = ("renderer", "acoustic", "baseline", "vocoder")
+KEYS = ("format_version", "deepperformer_version", "stage", "config", "mel_config", "performer_vocab", "state_dict", "provenance")
+
+
+def export_checkpoint(path: str | Path, stage: str, config: dict, mel_config: MelConfig, performer_vocab: list[str],
+                      state_dict: dict, provenance: dict) -> None:
+    """Write an exported checkpoint atomically (tensors moved to the CPU)."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}")
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "deepperformer_version": __version__,
+        "stage": stage,
+        "config": config,
+        "mel_config": mel_config.to_dict(),
+        "performer_vocab": list(performer_vocab),
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
+        "provenance": provenance,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, stage: str, mel_config: MelConfig | None = None) -> dict:
+    """Load and check an exported checkpoint of ``stage``; raises DeepPerformerError naming the file."""
+    path = require_file(path, "checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise DeepPerformerError(path, f"not a deepperformer checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:150]})") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in KEYS):
+        raise DeepPerformerError(path, "not an exported deepperformer checkpoint (a training checkpoint? export it first)")
+    if ckpt["format_version"] > FORMAT_VERSION:
+        raise DeepPerformerError(path, f"checkpoint format {ckpt['format_version']} is newer than this deepperformer reads ({FORMAT_VERSION}); upgrade")
+    if ckpt["stage"] != stage:
+        raise DeepPerformerError(path, f"is a {ckpt['stage']} checkpoint, not a {stage} checkpoint")
+    if mel_config is not None:
+        mel_config.check_compatible(MelConfig.from_dict(ckpt["mel_config"]), path, "this checkpoint")
+    return ckpt

@@ -1,0 +1,1 @@
+"""LightningModules: losses, optimisers and logging only (the models live in deepperformer.models)."""

@@ -1,0 +1,79 @@
+"""Training the acoustic model: MSE on log-mel (the paper's loss and its validation measure)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchmetrics import SumMetric
+
+from deepperformer.models.acoustic import AcousticConfig, AcousticModel
+from deepperformer.models.notes import NoteBatch
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of squared errors over real frames and all bins, number of such elements).
+
+    pred, target: ``[B, T, n_mels]``; frame_mask: ``[B, T]``. MSE = sse / count.
+    """
+    m = frame_mask[..., None].to(pred.dtype)
+    sse = ((pred - target) ** 2 * m).sum()
+    return sse, m.sum() * pred.shape[-1]
+
+
+class AcousticTask(L.LightningModule):
+    """Adam with linear warm-up then inverse-square-root decay (FastSpeech's schedule)."""
+
+    def __init__(self, model: dict, performers: list[str], lr: float = 1e-3, warmup_steps: int = 1000,
+                 weight_decay: float = 0.0, grad_clip: float = 1.0, png_dir: str | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        cfg = AcousticConfig.from_dict({**model, "n_performers": max(1, len(performers))})
+        self.model = AcousticModel(cfg)
+        # "disable": a NaN must show in the metric, not be silently dropped
+        self.val_sse, self.val_count = SumMetric(nan_strategy="disable"), SumMetric(nan_strategy="disable")
+        self._png_pending = False
+
+    def forward(self, batch: NoteBatch) -> torch.Tensor:
+        return self.model(batch)
+
+    def training_step(self, batch, batch_idx):
+        notes, mel, _ = batch
+        sse, count = masked_mse(self.model(notes), mel, notes.frame_mask)
+        loss = sse / count
+        self.log("train/mse", loss, prog_bar=True, batch_size=mel.shape[0])
+        return loss
+
+    def on_validation_epoch_start(self):
+        self._png_pending = self.hparams.png_dir is not None and self.trainer.is_global_zero
+
+    def validation_step(self, batch, batch_idx):
+        notes, mel, ids = batch
+        pred = self.model(notes)
+        sse, count = masked_mse(pred, mel, notes.frame_mask)
+        self.val_sse.update(sse)
+        self.val_count.update(count)
+        if self._png_pending:
+            self._png_pending = False
+            from deepperformer.plots import save_mel_comparison
+
+            t = int(notes.frame_mask[0].sum())
+            save_mel_comparison(mel[0, :t].cpu().numpy(), pred[0, :t].float().cpu().numpy(),
+                                Path(self.hparams.png_dir) / f"step{self.global_step:07d}.png", title=f"{ids[0]} (step {self.global_step})")
+
+    def on_validation_epoch_end(self):
+        mse = self.val_sse.compute() / self.val_count.compute().clamp(min=1)
+        self.log("val/mse", mse, prog_bar=True, sync_dist=False)
+        self.val_sse.reset()
+        self.val_count.reset()
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, betas=(0.9, 0.98), eps=1e-9, weight_decay=self.hparams.weight_decay)
+        warm = max(1, self.hparams.warmup_steps)
+
+        def schedule(step: int) -> float:
+            step = step + 1
+            return min(step / warm, (warm / step) ** 0.5)
+
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"}}

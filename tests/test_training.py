@@ -1,0 +1,81 @@
+"""Training from recipes: the debug recipe trains on a fixture corpus, resumes, exports a checkpoint
+that loads with weights_only=True and reproduces its recorded validation figure."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepperformer.audio import MelConfig
+from deepperformer.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.data.prepare import prepare
+from deepperformer.errors import DeepPerformerError
+from deepperformer.recipes import load_recipe
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from tests.conftest import DATA
+
+    out = tmp_path_factory.mktemp("bv") / "bv"
+    prepare("bach-violin", DATA / "bach-violin", out, log=lambda *a: None)
+    return out / "manifest.csv"
+
+
+def test_every_shipped_recipe_resolves():
+    for path in sorted(RECIPES.rglob("*.yaml")):
+        if path.name == "acoustic_base.yaml" or path.parent.name == "debug":
+            continue
+        r = load_recipe(path)
+        assert r["stage"] == "acoustic" and r["data"]["instrument"] in ("piano", "violin"), path
+        assert r["model"]["d_model"] == 128 and r["model"]["decoder_layers"] == 6
+    abl = load_recipe(RECIPES / "synthetic" / "acoustic_piano_no_encoder.yaml")
+    assert abl["variant"] == "no_encoder" and abl["model"]["use_encoder"] is False and abl["model"]["use_pedal"] is True
+    assert abl["trainer"]["max_steps"] == 250000  # inherited from the piano recipe
+
+
+def test_recipe_required_values_and_overrides():
+    with pytest.raises(DeepPerformerError, match=r"required setting data.manifests has no value \(set it with --set data.manifests=...\)"):
+        load_recipe(RECIPES / "debug" / "acoustic.yaml")
+    r = load_recipe(RECIPES / "debug" / "acoustic.yaml", ["data.manifests=[a.csv]", "data.instrument=violin", "trainer.max_steps=7"])
+    assert r["data"]["manifests"] == ["a.csv"] and r["trainer"]["max_steps"] == 7 and r["model"]["d_model"] == 16
+
+
+def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
+    run = tmp_path / "run"
+    args = ["train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]", "--set", "data.instrument=violin", "-o", run]
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    assert (run / "ckpt" / "last.ckpt").exists() and list((run / "mels").glob("*.png"))
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["stage"] == "acoustic" and ckpt["provenance"]["steps"] == 4
+    assert ckpt["performer_vocab"] == ["jane-doe", "john-roe"]
+    assert ckpt["config"]["model"]["use_velocity"] is True  # debug recipe keeps the base's
+    # resume: a second run with more steps continues from step 4
+    code, out, err = run_cli(*args, "--max-steps", "6")
+    assert code == 0, err
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["provenance"]["steps"] == 6
+    recorded = ckpt["provenance"]["metrics"]["validation_logmel_mse"]
+    code, out, err = run_cli("evaluate", run / "model.pt", "--manifest", corpus, "--split", "validation")
+    assert code == 0, err
+    line = next(l for l in out.splitlines() if l.startswith("full"))
+    assert float(line.split()[4]) == pytest.approx(recorded, abs=1e-4)  # the shipped figure reproduces
+
+
+def test_checkpoint_refusals(tmp_path):
+    sd = {"w": torch.zeros(2)}
+    export_checkpoint(tmp_path / "a.pt", "acoustic", {"model": {}}, MelConfig(), ["p"], sd, {"steps": 1})
+    assert load_checkpoint(tmp_path / "a.pt", "acoustic")["performer_vocab"] == ["p"]
+    with pytest.raises(DeepPerformerError, match="a.pt: is a acoustic checkpoint, not a vocoder checkpoint"):
+        load_checkpoint(tmp_path / "a.pt", "vocoder")
+    with pytest.raises(DeepPerformerError, match=r"a.pt: this checkpoint uses another mel configuration \(hop_length 256, expected 200\)"):
+        load_checkpoint(tmp_path / "a.pt", "acoustic", MelConfig(hop_length=200))
+    torch.save({"something": "else"}, tmp_path / "b.pt")
+    with pytest.raises(DeepPerformerError, match="not an exported deepperformer checkpoint"):
+        load_checkpoint(tmp_path / "b.pt", "acoustic")
+    (tmp_path / "c.pt").write_bytes(b"garbage")
+    with pytest.raises(DeepPerformerError, match="c.pt: not a deepperformer checkpoint"):
+        load_checkpoint(tmp_path / "c.pt", "acoustic")
