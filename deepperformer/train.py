@@ -90,7 +90,7 @@ def train_acoustic(recipe: dict, run_dir: Path, log=print) -> Path:
     trainer = L.Trainer(
         max_steps=int(tr["max_steps"]), accelerator=tr.get("accelerator", "auto"), devices=devices, num_nodes=nodes,
         strategy="ddp" if multi else "auto", precision=tr.get("precision", "32-true"),
-        val_check_interval=min(int(tr.get("val_every_steps", 500)), max(1, len(train_loader))), check_val_every_n_epoch=None,
+        val_check_interval=int(tr.get("val_every_steps", 500)), check_val_every_n_epoch=None,  # counts steps across epochs
         callbacks=[ckpt_cb], logger=CSVLogger(run_dir, name="logs"),  # logs/version_<k> per (re)start default_root_dir=run_dir,
         gradient_clip_val=optim.get("grad_clip", 1.0), log_every_n_steps=10, enable_model_summary=False,
         num_sanity_val_steps=0,
