@@ -155,12 +155,12 @@ def cmd_train(a) -> int:
         if value is not None:
             overrides.append(f"{key}={value}")
     recipe = load_recipe(a.recipe, overrides)
-    if recipe.get("stage") != "acoustic":
-        raise DeepPerformerError(a.recipe, f"stage {recipe.get('stage')!r} cannot be trained yet (acoustic only)")
-    from deepperformer.train import train_acoustic
+    if recipe.get("stage") not in ("acoustic", "baseline"):
+        raise DeepPerformerError(a.recipe, f"stage {recipe.get('stage')!r} cannot be trained yet (acoustic and baseline can)")
+    from deepperformer.train import train_stage_two
 
     out = a.out or Path("runs") / f"{a.recipe.parent.name}-{a.recipe.stem}"
-    train_acoustic(recipe, out)
+    train_stage_two(recipe, out)
     return 0
 
 

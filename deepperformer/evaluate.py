@@ -23,14 +23,36 @@ def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:
     return model.eval(), ckpt
 
 
+def load_stage_two(path: Path):
+    """An exported acoustic model or baseline (either predicts log-mels), and its checkpoint dict."""
+    import torch
+
+    from deepperformer.errors import DeepPerformerError, require_file
+    from deepperformer.models.baseline import BaselineConfig, RollBaseline
+
+    try:
+        stage = torch.load(require_file(path, "checkpoint"), map_location="cpu", weights_only=True).get("stage")
+    except Exception:
+        stage = None  # load_checkpoint below gives the precise message
+    if stage == "baseline":
+        ckpt = load_checkpoint(path, "baseline", MelConfig())
+        model = RollBaseline(BaselineConfig.from_dict(ckpt["config"]["model"]))
+        model.load_state_dict(ckpt["state_dict"])
+        return model.eval(), ckpt
+    if stage not in (None, "acoustic"):
+        raise DeepPerformerError(path, f"is a {stage} checkpoint, not an acoustic model or baseline")
+    return load_acoustic(path)
+
+
 def evaluate_checkpoints(paths: list[Path], manifests: list[Path], split: str, batch_size: int = 16) -> list[dict]:
     rows = []
     for p in paths:
-        model, ckpt = load_acoustic(p)
+        model, ckpt = load_stage_two(p)
         inst = ckpt["config"].get("instrument")
         ds = ClipDataset(manifests, split, ckpt["performer_vocab"], inst, MelConfig())
         mse = evaluate_mse(model, ds, batch_size, progress=True)
-        rows.append({"checkpoint": str(p), "variant": ckpt["config"].get("variant", "full"), "instrument": inst,
+        variant = "baseline" if ckpt["stage"] == "baseline" else ckpt["config"].get("variant", "full")
+        rows.append({"checkpoint": str(p), "variant": variant, "instrument": inst,
                      "steps": ckpt["provenance"].get("steps"), "clips": len(ds), "mse": mse})
     return rows
 

@@ -38,7 +38,7 @@ def evaluate_mse(model: torch.nn.Module, dataset: ClipDataset, batch_size: int =
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_clips)
     sse = count = 0.0
     for notes, mel, _ in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, dynamic_ncols=True):
-        s, c = masked_mse(model(notes.to(device)), mel.to(device), notes.frame_mask.to(device))
+        s, c = masked_mse(model.predict_log_mel(notes.to(device)), mel.to(device), notes.frame_mask.to(device))
         sse, count = sse + float(s), count + float(c)
     return sse / max(count, 1.0)
 
@@ -50,12 +50,13 @@ def mean_log_mel(dataset: ClipDataset, max_clips: int = 200) -> torch.Tensor:
     return torch.cat(mels).mean(dim=0)
 
 
-def train_acoustic(recipe: dict, run_dir: Path, log=print) -> Path:
+def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
+    """Train the acoustic model (``stage: acoustic``) or the baseline (``stage: baseline``)."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    from deepperformer.tasks.acoustic import AcousticTask
+    from deepperformer.tasks.acoustic import AcousticTask, BaselineTask
 
     data, tr, optim = recipe["data"], recipe["trainer"], recipe.get("optim", {})
     manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
@@ -65,7 +66,9 @@ def train_acoustic(recipe: dict, run_dir: Path, log=print) -> Path:
     performers = performer_vocab(manifests, instrument)
     if not performers:
         raise DeepPerformerError(manifests[0], f"no training clips for instrument {instrument!r}")
-    train_set = ClipDataset(manifests, "train", performers, instrument, mel_config)
+    stage = recipe["stage"]
+    segment = data.get("segment_frames")  # random crops for waveform models
+    train_set = ClipDataset(manifests, "train", performers, instrument, mel_config, segment_frames=segment)
     val_set = ClipDataset(manifests, "validation", performers, instrument, mel_config)
     log(f"train: {len(train_set)} clips, validation: {len(val_set)} clips, performers: {', '.join(performers)}")
     if val_set.unknown_performers:
@@ -79,10 +82,15 @@ def train_acoustic(recipe: dict, run_dir: Path, log=print) -> Path:
     train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > loader_args["batch_size"], **loader_args)
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
 
-    task = AcousticTask(recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
-    # Start the output layer at the mean training log-mel per bin (about -7 where the data sits near
-    # the floor of log(1e-5) = -11.5), so the first thousand steps are not spent finding the offset.
-    task.model.init_output_bias(mean_log_mel(train_set))
+    if stage == "acoustic":
+        task = AcousticTask(recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
+        # Start the output layer at the mean training log-mel per bin (about -7 where the data sits
+        # near the floor of log(1e-5) = -11.5), so the first thousand steps are not spent finding it.
+        task.model.init_output_bias(mean_log_mel(train_set))
+    elif stage == "baseline":
+        task = BaselineTask(recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
+    else:
+        raise DeepPerformerError(recipe.get("recipe"), f"stage {stage!r} is not a stage-2 model")
     every = int(tr.get("checkpoint_every_steps", 500))
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "ckpt", save_last=True, every_n_train_steps=every, save_top_k=0)
     devices, nodes = tr.get("devices", 1), int(tr.get("num_nodes", 1))
@@ -108,10 +116,11 @@ def train_acoustic(recipe: dict, run_dir: Path, log=print) -> Path:
     if not trainer.is_global_zero:
         return run_dir / "model.pt"
 
+    # the exported weights' figure, computed exactly as `deepperformer evaluate` computes it
     val_mse = evaluate_mse(task.model, val_set, loader_args["batch_size"])
     out = run_dir / "model.pt"
     export_checkpoint(
-        out, "acoustic",
+        out, stage,
         config={"model": task.model.config.to_dict(), "instrument": instrument, "recipe": recipe.get("recipe", ""),
                 "variant": recipe.get("variant", "full")},
         mel_config=mel_config, performer_vocab=performers, state_dict=task.model.state_dict(),

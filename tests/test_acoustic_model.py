@@ -203,3 +203,21 @@ def test_chunked_full_attention_is_close_away_from_joins():
     err = np.abs(chunked - whole).mean(axis=1)
     assert np.isfinite(chunked).all() and chunked.shape == whole.shape
     assert err.mean() < 0.1 * np.abs(whole - whole.mean(0)).mean()
+
+
+def test_baseline_generates_audio_conditioned_on_the_performer():
+    from deepperformer.models.baseline import BaselineConfig, RollBaseline
+
+    torch.manual_seed(0)
+    m = RollBaseline(BaselineConfig(upsample_initial_channel=16, performer_dim=4, n_performers=2)).eval()
+    b0 = batch_of(clip([0, 4], [6, 10], [60, 67], 12), performer=[0])
+    b1 = batch_of(clip([0, 4], [6, 10], [60, 67], 12), performer=[1])
+    with torch.no_grad():
+        wave = m(b0)
+        mel = m.predict_log_mel(b0)
+        assert wave.shape == (1, 12 * 256) and wave.abs().max() <= 1.0  # tanh output
+        assert mel.shape == (1, 12, 80)
+        assert not torch.allclose(m(b0), m(b1))
+    v2 = RollBaseline(BaselineConfig())
+    gen = v2.generator
+    assert [u.conv.stride[0] for u in gen.ups] == [8, 8, 2, 2]  # HiFi-GAN V2's upsampling = hop 256

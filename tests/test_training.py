@@ -26,11 +26,14 @@ def corpus(tmp_path_factory):
 
 def test_every_shipped_recipe_resolves():
     for path in sorted(RECIPES.rglob("*.yaml")):
-        if path.name == "acoustic_base.yaml" or path.parent.name == "debug":
+        if path.name.endswith("_base.yaml") or path.parent.name == "debug":
             continue
         r = load_recipe(path)
-        assert r["stage"] == "acoustic" and r["data"]["instrument"] in ("piano", "violin"), path
-        assert r["model"]["d_model"] == 128 and r["model"]["decoder_layers"] == 6
+        assert r["stage"] in ("acoustic", "baseline") and r["data"]["instrument"] in ("piano", "violin"), path
+        if r["stage"] == "acoustic":
+            assert r["model"]["d_model"] == 128 and r["model"]["decoder_layers"] == 6
+        else:
+            assert r["model"]["upsample_factors"] == [8, 8, 2, 2] and r["variant"] == "baseline"
     abl = load_recipe(RECIPES / "synthetic" / "acoustic_piano_no_encoder.yaml")
     assert abl["variant"] == "no_encoder" and abl["model"]["use_encoder"] is False and abl["model"]["use_pedal"] is True
     assert abl["trainer"]["max_steps"] == 250000  # inherited from the piano recipe
@@ -63,6 +66,19 @@ def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
     assert code == 0, err
     line = next(l for l in out.splitlines() if l.startswith("full"))
     assert float(line.split()[4]) == pytest.approx(recorded, abs=1e-4)  # the shipped figure reproduces
+
+
+def test_baseline_trains_and_evaluates_beside_the_acoustic_model(corpus, tmp_path, run_cli):
+    run = tmp_path / "base"
+    code, out, err = run_cli("train", RECIPES / "debug" / "baseline.yaml", "--set", f"data.manifests=[{corpus}]",
+                             "--set", "data.instrument=violin", "-o", run)
+    assert code == 0, err
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["stage"] == "baseline" and ckpt["provenance"]["steps"] == 2
+    code, out, err = run_cli("evaluate", run / "model.pt", "--manifest", corpus, "--split", "validation")
+    assert code == 0, err
+    line = next(l for l in out.splitlines() if l.startswith("baseline"))
+    assert float(line.split()[4]) == pytest.approx(ckpt["provenance"]["metrics"]["validation_logmel_mse"], abs=1e-3)
 
 
 def test_checkpoint_refusals(tmp_path):

@@ -49,8 +49,10 @@ class ClipDataset(Dataset):
     """
 
     def __init__(self, manifests: list[Path], split: str, performers: list[str], instrument: str | None = None,
-                 mel_config: MelConfig = MelConfig(), min_notes: int = 1):
+                 mel_config: MelConfig = MelConfig(), min_notes: int = 1, segment_frames: int | None = None):
         self.mel_config = mel_config
+        # Random crops of this many frames (waveform models train on short segments, as HiFi-GAN does).
+        self.segment_frames = segment_frames
         self.index = {p: i for i, p in enumerate(performers)}
         self.rows: list[tuple[Path, ClipRow]] = []
         self.unknown_performers: dict[str, int] = {}
@@ -72,8 +74,13 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         root, r = self.rows[i]
-        mel = np.load(root / r.mel, mmap_mode="r")[r.start_frame : r.end_frame].astype(np.float32)
-        perf = _performance(str(root / r.performance)).window(r.start_sec, r.end_sec)
+        f0, f1 = r.start_frame, r.end_frame
+        if self.segment_frames and f1 - f0 > self.segment_frames:
+            f0 += int(np.random.randint(0, f1 - f0 - self.segment_frames + 1))
+            f1 = f0 + self.segment_frames
+        mel = np.load(root / r.mel, mmap_mode="r")[f0:f1].astype(np.float32)
+        start = r.start_sec + (f0 - r.start_frame) * self.mel_config.frame_seconds
+        perf = _performance(str(root / r.performance)).window(start, start + mel.shape[0] * self.mel_config.frame_seconds)
         return {"mel": mel, "notes": note_arrays(perf, mel.shape[0], self.mel_config),
                 "performer": self.index[r.performer], "tempo": r.tempo_qpm, "clip_id": r.clip_id}
 

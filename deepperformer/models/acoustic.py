@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from deepperformer.models.notes import NoteBatch, frame_positions
+from deepperformer.models.notes import NoteBatch, frame_positions, piano_and_position_rolls
 
 #: Tempo bins: index 0 = unknown, then log-spaced bins between these tempos (quarter notes per minute).
 TEMPO_RANGE = (30.0, 300.0)
@@ -212,13 +212,12 @@ class AcousticModel(nn.Module):
         return frames
 
     def rolls(self, batch: NoteBatch) -> torch.Tensor:
-        """Piano roll (velocity/127, or 1) and position roll (1 -> 0 across each note): ``[B, T, 256]``."""
-        sounding, position = frame_positions(batch)
-        onehot = nn.functional.one_hot(batch.pitch.clamp(0, 127), 128).to(sounding.dtype)  # [B, N, 128]
-        level = batch.velocity.to(sounding.dtype) / 127 if self.config.use_velocity else torch.ones_like(batch.onset)
-        piano = torch.bmm(sounding, onehot * level[..., None]).clamp(max=1)
-        pos = torch.bmm(sounding * (1 - position), onehot).clamp(max=1)
-        return torch.cat([piano, pos], dim=-1)
+        """Piano roll and position roll ``[B, T, 256]`` (the no-encoder ablation's input)."""
+        return piano_and_position_rolls(batch, self.config.use_velocity)
+
+    def predict_log_mel(self, batch: NoteBatch) -> torch.Tensor:
+        """``[B, T, n_mels]``: what every stage-2 model offers evaluation and synthesis."""
+        return self(batch)
 
     def forward(self, batch: NoteBatch) -> torch.Tensor:
         c = self.config

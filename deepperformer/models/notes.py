@@ -89,6 +89,18 @@ def collate_notes(items: list[dict[str, np.ndarray]], n_frames: list[int], perfo
     return NoteBatch(**out, performer=torch.tensor(performer, dtype=torch.long), tempo=torch.tensor(tempo, dtype=torch.float32))
 
 
+def piano_and_position_rolls(batch: NoteBatch, use_velocity: bool = True) -> torch.Tensor:
+    """The paper's frame-level inputs without a note encoder: ``[B, T, 256]`` = piano roll (128
+    pitches; velocity / 127, or 1) and position roll (128 pitches; 1 at a note's onset falling
+    linearly towards 0 at its end)."""
+    sounding, position = frame_positions(batch)
+    onehot = torch.nn.functional.one_hot(batch.pitch.clamp(0, 127), 128).to(sounding.dtype)  # [B, N, 128]
+    level = batch.velocity.to(sounding.dtype) / 127 if use_velocity else torch.ones_like(batch.onset)
+    piano = torch.bmm(sounding, onehot * level[..., None]).clamp(max=1)
+    pos = torch.bmm(sounding * (1 - position), onehot).clamp(max=1)
+    return torch.cat([piano, pos], dim=-1)
+
+
 def frame_positions(batch: NoteBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """Which notes sound in which frames, and how far into each note a frame is.
 
