@@ -1,5 +1,6 @@
-"""Acoustic-model inference speed on this machine: seconds of compute per second of audio for a
-60-second performance, chunked (the synthesis path) and in one shot, at the paper's model size.
+"""Acoustic-model speed on this machine at the paper's model size: inference seconds per second of
+audio for a 60-second performance (chunked, the synthesis path, and in one shot), and the time of one
+training step at the paper's batch (16 clips of 5 s).
 
 Reference measured in the same run: computing the log-mel of 60 s of audio (MelConfig), so the
 figures can be compared across machines as ratios.
@@ -54,10 +55,29 @@ def main() -> None:
     chunked = best_of(lambda: predict_mel(model, perf, chunk_seconds=30.0), a.repeats)
     whole = best_of(lambda: predict_mel(model, perf, chunk_seconds=1e6), a.repeats)
     params = sum(p.numel() for p in model.parameters()) / 1e6
+
+    # one training step at the paper's batch: 16 five-second clips cut from the same performance
+    from deepperformer.models.notes import collate_notes, note_arrays
+
+    clips = [note_arrays(perf.window(5.0 * i, 5.0 * i + 5.0), 312) for i in range(16)]
+    batch = collate_notes(clips, [312] * 16, [0] * 16, [0.0] * 16)
+    target = torch.randn(16, 312, 80)
+    train_model = AcousticModel(model.config).train()
+    opt = torch.optim.Adam(train_model.parameters(), lr=1e-4)
+
+    def step():
+        loss = ((train_model(batch) - target) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    train_step = best_of(step, a.repeats)
     print(f"acoustic model {params:.2f} M parameters, {a.threads} threads, {a.seconds:.0f} s performance, {n} notes")
     print(f"reference  log-mel of the audio      {ref:8.3f} s  ({ref / a.seconds:.4f} s per s of audio)")
     print(f"chunked    30 s chunks (synthesis)   {chunked:8.3f} s  ({chunked / a.seconds:.4f} s per s of audio, {chunked / ref:.1f}x reference)")
     print(f"one shot   whole performance         {whole:8.3f} s  ({whole / a.seconds:.4f} s per s of audio, {whole / ref:.1f}x reference)")
+    print(f"training   one step, batch 16 x 312  {train_step:8.3f} s  ({train_step / ref:.1f}x reference)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ are refused (:meth:`MelConfig.check_compatible`).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +16,14 @@ import torch
 import torchaudio
 
 from deepperformer.atomic import atomic_path
+from deepperformer.configs import ConfigMixin
 from deepperformer.errors import DeepPerformerError, require_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".opus", ".ogg")
 
 
 @dataclass(frozen=True)
-class MelConfig:
+class MelConfig(ConfigMixin):
     """Log-mel parameters (the paper's: 16 kHz, n_fft 1024, window 1024, hop 256, 80 mels).
 
     The paper leaves fmin/fmax and the log unstated; we use fmin 0, fmax 8000 and the natural log of
@@ -63,17 +63,6 @@ class MelConfig:
 
     def seconds_to_frame(self, seconds: float) -> int:
         return int(round(seconds * self.sample_rate / self.hop_length))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown mel config keys: {sorted(unknown)}")
-        return cls(**d)
 
     def check_compatible(self, other: "MelConfig", where: str | Path | None, what: str) -> None:
         """Raise a DeepPerformerError naming ``where`` if ``other`` differs from this config."""

@@ -50,13 +50,21 @@ def mean_log_mel(dataset: ClipDataset, max_clips: int = 200) -> torch.Tensor:
     return torch.cat(mels).mean(dim=0)
 
 
+def _make_task(stage: str, recipe: dict, performers: list[str], optim: dict, run_dir: Path):
+    from deepperformer.tasks.acoustic import AcousticTask, BaselineTask
+
+    tasks = {"acoustic": AcousticTask, "baseline": BaselineTask}
+    if stage not in tasks:
+        raise DeepPerformerError(recipe.get("recipe"), f"stage {stage!r} is not a stage-2 model")
+    return tasks[stage](recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
+
+
 def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
     """Train the acoustic model (``stage: acoustic``) or the baseline (``stage: baseline``)."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    from deepperformer.tasks.acoustic import AcousticTask, BaselineTask
 
     data, tr, optim = recipe["data"], recipe["trainer"], recipe.get("optim", {})
     manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
@@ -82,15 +90,14 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
     train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > loader_args["batch_size"], **loader_args)
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
 
+    try:
+        task = _make_task(stage, recipe, performers, optim, run_dir)
+    except (ValueError, TypeError) as e:  # a misspelt or out-of-range recipe setting
+        raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     if stage == "acoustic":
-        task = AcousticTask(recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
         # Start the output layer at the mean training log-mel per bin (about -7 where the data sits
         # near the floor of log(1e-5) = -11.5), so the first thousand steps are not spent finding it.
         task.model.init_output_bias(mean_log_mel(train_set))
-    elif stage == "baseline":
-        task = BaselineTask(recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
-    else:
-        raise DeepPerformerError(recipe.get("recipe"), f"stage {stage!r} is not a stage-2 model")
     every = int(tr.get("checkpoint_every_steps", 500))
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "ckpt", save_last=True, every_n_train_steps=every, save_top_k=0)
     devices, nodes = tr.get("devices", 1), int(tr.get("num_nodes", 1))

@@ -95,3 +95,10 @@ def test_checkpoint_refusals(tmp_path):
     (tmp_path / "c.pt").write_bytes(b"garbage")
     with pytest.raises(DeepPerformerError, match="c.pt: not a deepperformer checkpoint"):
         load_checkpoint(tmp_path / "c.pt", "acoustic")
+
+
+def test_misspelt_recipe_setting_is_a_clear_error(corpus, tmp_path, run_cli):
+    code, out, err = run_cli("train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]",
+                             "--set", "data.instrument=violin", "--set", "model.use_notewise=false", "-o", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err
+    assert "bad model or optim setting (unknown AcousticConfig settings: ['use_notewise'])" in err

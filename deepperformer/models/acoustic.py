@@ -23,11 +23,12 @@ Optional: sustain pedal input (``use_pedal``: the per-frame pedal state), attent
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from deepperformer.configs import ConfigMixin
 from deepperformer.models.notes import NoteBatch, frame_positions, piano_and_position_rolls
 
 #: Tempo bins: index 0 = unknown, then log-spaced bins between these tempos (quarter notes per minute).
@@ -35,7 +36,7 @@ TEMPO_RANGE = (30.0, 300.0)
 
 
 @dataclass
-class AcousticConfig:
+class AcousticConfig(ConfigMixin):
     n_mels: int = 80
     d_model: int = 128
     n_heads: int = 2
@@ -59,19 +60,9 @@ class AcousticConfig:
     condition_frames: bool = True
     w_init_std: float = 0.01
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "AcousticConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown acoustic model settings: {sorted(unknown)}")
-        cfg = cls(**d)
-        if cfg.positional not in ("relative", "absolute"):
-            raise ValueError("positional must be 'relative' or 'absolute'")
-        return cfg
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def validate(self) -> None:
+        if self.positional not in ("relative", "absolute"):
+            raise ValueError(f"positional must be 'relative' or 'absolute', not {self.positional!r}")
 
     def receptive_field(self) -> int | None:
         """Frames on each side that can influence a frame, or None when unbounded."""
@@ -137,7 +128,8 @@ class BiasedEncoder(nn.Module):
 class AcousticModel(nn.Module):
     """Notes -> log-mel. ``forward(batch: NoteBatch) -> [B, T, n_mels]`` (T = batch.n_frames).
 
-    >>> from deepperformer.models.notes import collate_notes
+    >>> from deepperformer.configs import ConfigMixin
+from deepperformer.models.notes import collate_notes
     >>> import numpy as np
     >>> clip = {"pitch": np.array([60, 64]), "velocity": np.array([80, 80]), "onset": np.array([0., 10.], dtype=np.float32),
     ...         "offset": np.array([20., 30.], dtype=np.float32), "pedal": np.zeros(40, np.float32)}

@@ -8,17 +8,18 @@ measured on the MelConfig mel of the generated audio.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from deepperformer.audio import LogMel, MelConfig
+from deepperformer.configs import ConfigMixin
 from deepperformer.models.notes import NoteBatch, piano_and_position_rolls
 
 
 @dataclass
-class BaselineConfig:
+class BaselineConfig(ConfigMixin):
     upsample_initial_channel: int = 128
     upsample_factors: list[int] = field(default_factory=lambda: [8, 8, 2, 2])
     upsample_kernel_sizes: list[int] = field(default_factory=lambda: [16, 16, 4, 4])
@@ -29,16 +30,6 @@ class BaselineConfig:
     performer_dim: int = 64
     use_performer: bool = True
     use_velocity: bool = True
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BaselineConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown baseline settings: {sorted(unknown)}")
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def hop_length(self) -> int:

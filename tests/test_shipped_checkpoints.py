@@ -1,0 +1,42 @@
+"""Every checkpoint shipped in checkpoints/ loads with weights_only=True, says what it was trained on,
+and is documented; with the prepared corpus at hand (pytest -m slow) it reproduces its figure."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepperformer.audio import MelConfig
+from deepperformer.checkpoint import load_checkpoint
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = sorted(CHECKPOINTS.glob("*.pt"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_checkpoint_is_complete_and_documented(path):
+    assert path.stat().st_size < 20 * 2**20
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_checkpoint(path, raw["stage"], MelConfig())
+    prov = ckpt["provenance"]
+    assert prov["steps"] > 0 and prov["data"] and all(d["sha256"] for d in prov["data"])
+    assert "validation_logmel_mse" in prov["metrics"]
+    assert ckpt["performer_vocab"]
+    readme = (CHECKPOINTS / "README.md").read_text()
+    assert path.name in readme, f"{path.name} is not described in checkpoints/README.md"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_checkpoint_reproduces_its_validation_figure(path):
+    from deepperformer.data.clips import ClipDataset
+    from deepperformer.evaluate import load_stage_two
+    from deepperformer.train import evaluate_mse
+
+    model, ckpt = load_stage_two(path)
+    manifests = [Path(__file__).resolve().parents[1] / d["manifest"] for d in ckpt["provenance"]["data"]]
+    if not all(m.exists() for m in manifests):
+        pytest.skip("the training corpus is not prepared here (make prepare-...)")
+    ds = ClipDataset(manifests, "validation", ckpt["performer_vocab"], ckpt["config"]["instrument"])
+    mse = evaluate_mse(model, ds)
+    assert mse == pytest.approx(ckpt["provenance"]["metrics"]["validation_logmel_mse"], abs=1e-4)
