@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
     ev.add_argument("--batch-size", type=int, default=16)
 
+    inf = sub.add_parser("info", help="what an exported checkpoint is: stage, performers, data, steps, metrics")
+    inf.add_argument("checkpoint", type=Path)
+
     sub.add_parser("datasets", help="list the datasets `prepare` knows")
     return p
 
@@ -172,7 +175,31 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
+def cmd_info(a) -> int:
+    import torch
+
+    from deepperformer.checkpoint import STAGES, load_checkpoint
+    from deepperformer.errors import require_file
+
+    try:
+        stage = torch.load(require_file(a.checkpoint, "checkpoint"), map_location="cpu", weights_only=True).get("stage")
+    except Exception:
+        stage = None
+    ckpt = load_checkpoint(a.checkpoint, stage if stage in STAGES else "acoustic")
+    prov, cfg = ckpt["provenance"], ckpt["config"]
+    n_params = sum(v.numel() for k, v in ckpt["state_dict"].items() if not k.startswith("log_mel."))
+    print(f"{a.checkpoint}: {ckpt['stage']} model ({cfg.get('variant', '')}), {n_params / 1e6:.2f} M parameters, "
+          f"instrument {cfg.get('instrument')}, deepperformer {ckpt['deepperformer_version']}, format {ckpt['format_version']}")
+    print(f"performers: {', '.join(ckpt['performer_vocab'])}")
+    print(f"trained: {prov.get('steps')} steps, batch {prov.get('batch_size')}, {prov.get('seconds_per_step')} s/step on {prov.get('device')}")
+    for d in prov.get("data", []):
+        print(f"data: {d['manifest']} (sha256 {d['sha256'][:12]}), {prov.get('train_clips')} train / {prov.get('validation_clips')} validation clips")
+    for k, v in prov.get("metrics", {}).items():
+        print(f"{k}: {v}")
+    return 0
+
+
+COMMANDS = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,8 @@ def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
     assert code == 0, err
     line = next(l for l in out.splitlines() if l.startswith("full"))
     assert float(line.split()[4]) == pytest.approx(recorded, abs=1e-4)  # the shipped figure reproduces
+    code, out, err = run_cli("info", run / "model.pt")
+    assert code == 0 and "acoustic model (full)" in out and "trained: 6 steps" in out and f"validation_logmel_mse: {recorded}" in out
 
 
 def test_baseline_trains_and_evaluates_beside_the_acoustic_model(corpus, tmp_path, run_cli):
