@@ -95,3 +95,14 @@ def test_write_audio_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_audio(path, np.zeros(100))
     assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary is left behind
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    write_audio(tmp_path / "a.wav", np.zeros(100))
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.wav").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask  # not the 0600 of a temporary file
