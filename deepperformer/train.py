@@ -70,7 +70,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
     manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
     instrument = data.get("instrument")
     mel_config = MelConfig()
-    L.seed_everything(int(tr.get("seed", 0)), workers=True)
+    L.seed_everything(int(tr.get("seed", 0)), workers=True, verbose=False)
     performers = performer_vocab(manifests, instrument)
     if not performers:
         raise DeepPerformerError(manifests[0], f"no training clips for instrument {instrument!r}")

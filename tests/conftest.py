@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+# Lightning attaches a logging handler to sys.stderr when first imported. Imported inside a test that
+# captures output (capsys), the handler would keep that test's stream and print "--- Logging error
+# ---" tracebacks into later tests once it is closed; importing it here binds it to pytest's
+# session-wide stream instead.
+import lightning.pytorch  # noqa: E402,F401
+
 DATA = Path(__file__).resolve().parent / "data"
 
 
