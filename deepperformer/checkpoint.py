@@ -44,8 +44,9 @@ def export_checkpoint(path: str | Path, stage: str, config: dict, mel_config: Me
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | Path, stage: str, mel_config: MelConfig | None = None) -> dict:
-    """Load and check an exported checkpoint of ``stage``; raises DeepPerformerError naming the file."""
+def load_checkpoint(path: str | Path, stage: str | tuple[str, ...], mel_config: MelConfig | None = None) -> dict:
+    """Load and check an exported checkpoint of ``stage`` (or of any of several stages); raises
+    DeepPerformerError naming the file."""
     path = require_file(path, "checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -55,8 +56,9 @@ def load_checkpoint(path: str | Path, stage: str, mel_config: MelConfig | None =
         raise DeepPerformerError(path, "not an exported deepperformer checkpoint (a training checkpoint? export it first)")
     if ckpt["format_version"] > FORMAT_VERSION:
         raise DeepPerformerError(path, f"checkpoint format {ckpt['format_version']} is newer than this deepperformer reads ({FORMAT_VERSION}); upgrade")
-    if ckpt["stage"] != stage:
-        raise DeepPerformerError(path, f"is a {ckpt['stage']} checkpoint, not a {stage} checkpoint")
+    allowed = (stage,) if isinstance(stage, str) else tuple(stage)
+    if ckpt["stage"] not in allowed:
+        raise DeepPerformerError(path, f"is a {ckpt['stage']} checkpoint, not a {' or '.join(allowed)} checkpoint")
     if mel_config is not None:
         mel_config.check_compatible(MelConfig.from_dict(ckpt["mel_config"]), path, "this checkpoint")
     return ckpt

@@ -176,16 +176,9 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_info(a) -> int:
-    import torch
-
     from deepperformer.checkpoint import STAGES, load_checkpoint
-    from deepperformer.errors import require_file
 
-    try:
-        stage = torch.load(require_file(a.checkpoint, "checkpoint"), map_location="cpu", weights_only=True).get("stage")
-    except Exception:
-        stage = None
-    ckpt = load_checkpoint(a.checkpoint, stage if stage in STAGES else "acoustic")
+    ckpt = load_checkpoint(a.checkpoint, STAGES)
     prov, cfg = ckpt["provenance"], ckpt["config"]
     n_params = sum(v.numel() for k, v in ckpt["state_dict"].items() if not k.startswith("log_mel."))
     print(f"{a.checkpoint}: {ckpt['stage']} model ({cfg.get('variant', '')}), {n_params / 1e6:.2f} M parameters, "

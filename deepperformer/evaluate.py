@@ -25,23 +25,15 @@ def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:
 
 def load_stage_two(path: Path):
     """An exported acoustic model or baseline (either predicts log-mels), and its checkpoint dict."""
-    import torch
-
-    from deepperformer.errors import DeepPerformerError, require_file
     from deepperformer.models.baseline import BaselineConfig, RollBaseline
 
-    try:
-        stage = torch.load(require_file(path, "checkpoint"), map_location="cpu", weights_only=True).get("stage")
-    except Exception:
-        stage = None  # load_checkpoint below gives the precise message
-    if stage == "baseline":
-        ckpt = load_checkpoint(path, "baseline", MelConfig())
+    ckpt = load_checkpoint(path, ("acoustic", "baseline"), MelConfig())
+    if ckpt["stage"] == "baseline":
         model = RollBaseline(BaselineConfig.from_dict(ckpt["config"]["model"]))
-        model.load_state_dict(ckpt["state_dict"])
-        return model.eval(), ckpt
-    if stage not in (None, "acoustic"):
-        raise DeepPerformerError(path, f"is a {stage} checkpoint, not an acoustic model or baseline")
-    return load_acoustic(path)
+    else:
+        model = AcousticModel(AcousticConfig.from_dict(ckpt["config"]["model"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt
 
 
 def evaluate_checkpoints(paths: list[Path], manifests: list[Path], split: str, batch_size: int = 16) -> list[dict]:

@@ -22,14 +22,19 @@ from deepperformer.performance import load_nasap
 COLUMNS = ("folder", "xml_score", "midi_performance", "note_alignments", "robust_note_alignment")
 
 
+def data_folder(root: Path, rows: list[dict], out: Path) -> Path:
+    """The folder holding the composer folders: ``root``, or ``nasap_core.tar.xz`` extracted under ``out``."""
+    first = rows[0]["folder"].split("/")[0] if rows else "Bach"
+    return extracted_root(root, "nasap_core.tar.xz", "", first, out)
+
+
 def performances(root: Path, out: Path, all_alignments: bool = False) -> tuple[list[dict], Path, list[str]]:
     """Usable metadata rows (files present), the data folder, and remarks on what was left out."""
     meta = root / "metadata.csv"
     if not meta.exists():
         raise DeepPerformerError(root, "unknown layout: not an (n)ASAP folder (metadata.csv expected)")
     rows = read_csv_rows(meta, COLUMNS)
-    first = rows[0]["folder"].split("/")[0] if rows else "Bach"
-    data = extracted_root(root, "nasap_core.tar.xz", "", first, out)
+    data = data_folder(root, rows, out)
     usable, not_robust, missing = [], 0, 0
     for row in rows:
         if not all_alignments and row["robust_note_alignment"].strip() not in ("1", "1.0"):

@@ -26,11 +26,8 @@ def score_files(root: Path, work: Path) -> list[tuple[str, Path, str]]:
     out: list[tuple[str, Path, str]] = []
     if (root / "nasap" / "metadata.csv").exists():
         nroot = root / "nasap"
-        rows = read_csv_rows(nroot / "metadata.csv", ("xml_score",))
-        first = rows[0]["folder"].split("/")[0]
-        from deepperformer.data.base import extracted_root
-
-        data = extracted_root(nroot, "nasap_core.tar.xz", "", first, work)
+        rows = read_csv_rows(nroot / "metadata.csv", ("folder", "xml_score"))
+        data = nasap.data_folder(nroot, rows, work)
         out += [("nasap", data / x, "maximal") for x in sorted({r["xml_score"] for r in rows})]
     if (root / "vienna4x22" / "musicxml").is_dir():
         out += [("vienna4x22", p, "none") for p in sorted((root / "vienna4x22" / "musicxml").glob("*.musicxml"))]
