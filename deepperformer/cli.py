@@ -78,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
     ev.add_argument("--batch-size", type=int, default=16)
 
+    sy = sub.add_parser("synthesize", help="score or performance -> WAV with the shipped (or given) acoustic model and vocoder")
+    sy.add_argument("input", type=Path, help="a score (MusicXML, MXL, MEI, kern; MIDI with --tempo) or a performance (MIDI, match, note CSV)")
+    sy.add_argument("-o", "--out", type=Path, required=True, help="output .wav or .flac")
+    sy.add_argument("--instrument", choices=("piano", "violin"), default="piano")
+    sy.add_argument("--performer", help="a performer the acoustic model knows (`deepperformer performers`); default: its first")
+    sy.add_argument("--tempo", type=float, help="scores: constant tempo in quarter notes per minute (default: the markings, else 120)")
+    sy.add_argument("--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="score repeats (default: all taken)")
+    sy.add_argument("--seed", type=int, default=0, help="random seed (for the stochastic renderer; the current stages are deterministic)")
+    sy.add_argument("--acoustic", type=Path, help="acoustic-model checkpoint (default: the shipped one for the instrument)")
+    sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint (default: the shipped one)")
+    sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
+
+    pf = sub.add_parser("performers", help="the performers each acoustic model can play as")
+    pf.add_argument("--instrument", choices=("piano", "violin"), help="only this instrument's shipped model")
+    pf.add_argument("--acoustic", type=Path, action="append", help="an acoustic checkpoint (repeatable; default: the shipped ones)")
+
     inf = sub.add_parser("info", help="what an exported checkpoint is: stage, performers, data, steps, metrics")
     inf.add_argument("checkpoint", type=Path)
 
@@ -158,12 +174,17 @@ def cmd_train(a) -> int:
         if value is not None:
             overrides.append(f"{key}={value}")
     recipe = load_recipe(a.recipe, overrides)
-    if recipe.get("stage") not in ("acoustic", "baseline"):
-        raise DeepPerformerError(a.recipe, f"stage {recipe.get('stage')!r} cannot be trained yet (acoustic and baseline can)")
-    from deepperformer.train import train_stage_two
-
     out = a.out or Path("runs") / f"{a.recipe.parent.name}-{a.recipe.stem}"
-    train_stage_two(recipe, out)
+    if recipe.get("stage") == "vocoder":
+        from deepperformer.train_vocoder import train_vocoder
+
+        train_vocoder(recipe, out)
+    elif recipe.get("stage") in ("acoustic", "baseline"):
+        from deepperformer.train import train_stage_two
+
+        train_stage_two(recipe, out)
+    else:
+        raise DeepPerformerError(a.recipe, f"stage {recipe.get('stage')!r} cannot be trained (acoustic, baseline and vocoder can)")
     return 0
 
 
@@ -172,6 +193,27 @@ def cmd_evaluate(a) -> int:
 
     rows = evaluate_checkpoints(a.checkpoints, a.manifest, a.split, a.batch_size)
     print(format_table(rows, a.split))
+    return 0
+
+
+def cmd_synthesize(a) -> int:
+    from deepperformer.synthesize import synthesize
+
+    synthesize(a.input, a.out, a.instrument, performer=a.performer, tempo=a.tempo, acoustic=a.acoustic, vocoder=a.vocoder,
+               seed=a.seed, mel_png=a.png, unfold=a.unfold)
+    return 0
+
+
+def cmd_performers(a) -> int:
+    from deepperformer.checkpoint import load_checkpoint
+    from deepperformer.synthesize import DEFAULTS, default_checkpoint
+
+    paths = a.acoustic or [default_checkpoint(i, 0) for i in DEFAULTS if a.instrument in (None, i)]
+    for path in paths:
+        ckpt = load_checkpoint(path, "acoustic")
+        print(f"{ckpt['config'].get('instrument')} ({path}):")
+        for k, name in enumerate(ckpt["performer_vocab"]):
+            print(f"  {name}{'  (default)' if k == 0 else ''}")
     return 0
 
 
@@ -192,7 +234,7 @@ def cmd_info(a) -> int:
     return 0
 
 
-COMMANDS = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
+COMMANDS = {"synthesize": cmd_synthesize, "performers": cmd_performers, "info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
 
 
 def main(argv: list[str] | None = None) -> int:

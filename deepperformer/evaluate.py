@@ -15,12 +15,17 @@ PAPER = {"baseline": (0.892, 0.722), "full": (0.700, 0.436), "no_notewise_pe": (
          "no_performer": (1.030, 0.523), "no_encoder": (0.844, 0.621)}
 
 
+def build_acoustic(ckpt: dict) -> AcousticModel:
+    """The acoustic model of a loaded checkpoint dict, ready for inference."""
+    model = AcousticModel(AcousticConfig.from_dict(ckpt["config"]["model"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
 def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:
     """An exported acoustic model, ready for inference, and its checkpoint dict."""
     ckpt = load_checkpoint(path, "acoustic", MelConfig())
-    model = AcousticModel(AcousticConfig.from_dict(ckpt["config"]["model"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt
+    return build_acoustic(ckpt), ckpt
 
 
 def load_stage_two(path: Path):
@@ -28,10 +33,9 @@ def load_stage_two(path: Path):
     from deepperformer.models.baseline import BaselineConfig, RollBaseline
 
     ckpt = load_checkpoint(path, ("acoustic", "baseline"), MelConfig())
-    if ckpt["stage"] == "baseline":
-        model = RollBaseline(BaselineConfig.from_dict(ckpt["config"]["model"]))
-    else:
-        model = AcousticModel(AcousticConfig.from_dict(ckpt["config"]["model"]))
+    if ckpt["stage"] == "acoustic":
+        return build_acoustic(ckpt), ckpt
+    model = RollBaseline(BaselineConfig.from_dict(ckpt["config"]["model"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt
 

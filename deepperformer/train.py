@@ -50,6 +50,15 @@ def mean_log_mel(dataset: ClipDataset, max_clips: int = 200) -> torch.Tensor:
     return torch.cat(mels).mean(dim=0)
 
 
+def _tempo_bins_seen(model, dataset: ClipDataset) -> list[int] | None:
+    """Tempo-embedding rows that training clips used (0 = unknown tempo): synthesis conditions on a
+    tempo only if the model learnt some (the others keep their random initialisation)."""
+    if not hasattr(model, "tempo_bin"):
+        return None
+    tempos = torch.tensor([r.tempo_qpm for _, r in dataset.rows], dtype=torch.float32)
+    return sorted(int(b) for b in torch.unique(model.tempo_bin(tempos)))
+
+
 def _make_task(stage: str, recipe: dict, performers: list[str], optim: dict, run_dir: Path):
     from deepperformer.tasks.acoustic import AcousticTask, BaselineTask
 
@@ -59,12 +68,43 @@ def _make_task(stage: str, recipe: dict, performers: list[str], optim: dict, run
     return tasks[stage](recipe["model"], performers, png_dir=str(run_dir / "mels"), **optim)
 
 
-def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
-    """Train the acoustic model (``stage: acoustic``) or the baseline (``stage: baseline``)."""
+def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_clip: float | None, log=print):
+    """Fit ``task`` with Lightning from the ``trainer`` section of a recipe, resuming from
+    ``run_dir/ckpt/last.ckpt`` when it exists; -> (trainer, seconds per step of this run).
+
+    Checkpoints are saved every ``checkpoint_every_steps``; the CSV log goes to ``logs/version_<k>``
+    (one version per start). ``devices``/``num_nodes`` above 1 train with DDP. ``grad_clip`` is None
+    for tasks that clip their own gradients (manual optimisation, as the GAN does).
+    """
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    every = int(tr.get("checkpoint_every_steps", 500))
+    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "ckpt", save_last=True, every_n_train_steps=every, save_top_k=0)
+    devices, nodes = tr.get("devices", 1), int(tr.get("num_nodes", 1))
+    multi = nodes > 1 or (isinstance(devices, int) and devices > 1) or devices == -1
+    trainer = L.Trainer(
+        max_steps=int(tr["max_steps"]), accelerator=tr.get("accelerator", "auto"), devices=devices, num_nodes=nodes,
+        strategy="ddp" if multi else "auto", precision=tr.get("precision", "32-true"),
+        val_check_interval=int(tr.get("val_every_steps", 500)), check_val_every_n_epoch=None,  # counts steps across epochs
+        callbacks=[ckpt_cb], logger=CSVLogger(run_dir, name="logs"),
+        gradient_clip_val=grad_clip, log_every_n_steps=10, enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    last = run_dir / "ckpt" / "last.ckpt"
+    resume = last if last.exists() else None
+    start_step, t0 = 0, time.time()
+    if resume:
+        log(f"resuming from {resume}")
+        start_step = int(torch.load(resume, map_location="cpu", weights_only=False)["global_step"])
+    trainer.fit(task, train_loader, val_loader, ckpt_path=resume)
+    return trainer, (time.time() - t0) / max(1, trainer.global_step - start_step)
+
+
+def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
+    """Train the acoustic model (``stage: acoustic``) or the baseline (``stage: baseline``)."""
+    import lightning as L
 
     data, tr, optim = recipe["data"], recipe["trainer"], recipe.get("optim", {})
     manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
@@ -98,28 +138,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
         # Start the output layer at the mean training log-mel per bin (about -7 where the data sits
         # near the floor of log(1e-5) = -11.5), so the first thousand steps are not spent finding it.
         task.model.init_output_bias(mean_log_mel(train_set))
-    every = int(tr.get("checkpoint_every_steps", 500))
-    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "ckpt", save_last=True, every_n_train_steps=every, save_top_k=0)
-    devices, nodes = tr.get("devices", 1), int(tr.get("num_nodes", 1))
-    multi = nodes > 1 or (isinstance(devices, int) and devices > 1) or devices == -1
-    trainer = L.Trainer(
-        max_steps=int(tr["max_steps"]), accelerator=tr.get("accelerator", "auto"), devices=devices, num_nodes=nodes,
-        strategy="ddp" if multi else "auto", precision=tr.get("precision", "32-true"),
-        val_check_interval=int(tr.get("val_every_steps", 500)), check_val_every_n_epoch=None,  # counts steps across epochs
-        callbacks=[ckpt_cb], logger=CSVLogger(run_dir, name="logs"),  # logs/version_<k> per (re)start default_root_dir=run_dir,
-        gradient_clip_val=optim.get("grad_clip", 1.0), log_every_n_steps=10, enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
-    last = run_dir / "ckpt" / "last.ckpt"
-    resume = last if last.exists() else None
-    if resume:
-        log(f"resuming from {resume}")
-    start_step, t0 = 0, time.time()
-    if resume:
-        start_step = int(torch.load(resume, map_location="cpu", weights_only=False)["global_step"])
-    trainer.fit(task, train_loader, val_loader, ckpt_path=resume)
-    steps_run = trainer.global_step - start_step
-    sec_per_step = (time.time() - t0) / max(1, steps_run)
+    trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, optim.get("grad_clip", 1.0), log)
     if not trainer.is_global_zero:
         return run_dir / "model.pt"
 
@@ -137,6 +156,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "steps": int(trainer.global_step), "batch_size": loader_args["batch_size"],
             "seconds_per_step": round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
             "metrics": {"validation_logmel_mse": round(val_mse, 6)},
+            "tempo_bins_seen": _tempo_bins_seen(task.model, train_set),
             "recipe": recipe,
         },
     )

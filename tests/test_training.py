@@ -29,6 +29,12 @@ def test_every_shipped_recipe_resolves():
         if path.name.endswith("_base.yaml") or path.parent.name == "debug":
             continue
         r = load_recipe(path)
+        if r["stage"] == "vocoder":
+            from deepperformer.models.vocoder import VocoderConfig
+
+            VocoderConfig.from_dict(r["model"]).validate()  # sizes consistent with the mel hop
+            assert r["variant"].startswith(("v1", "v2", "v3")), path
+            continue
         assert r["stage"] in ("acoustic", "baseline") and r["data"]["instrument"] in ("piano", "violin"), path
         if r["stage"] == "acoustic":
             assert r["model"]["d_model"] == 128 and r["model"]["decoder_layers"] == 6

@@ -171,6 +171,13 @@ from deepperformer.models.notes import collate_notes
         idx = 1 + (x.clamp(0, 1 - 1e-6) * self.config.tempo_bins).long()
         return torch.where(tempo > 0, idx, torch.zeros_like(idx))
 
+    def bin_tempo(self, index: int) -> float:
+        """Centre (qpm) of tempo bin ``index`` (1..tempo_bins); 0 for bin 0 (unknown)."""
+        if index <= 0:
+            return 0.0
+        lo, hi = map(math.log, TEMPO_RANGE)
+        return math.exp(lo + (index - 0.5) / self.config.tempo_bins * (hi - lo))
+
     def condition(self, batch: NoteBatch) -> torch.Tensor | None:
         """Performer + tempo embedding ``[B, d]`` (None when both are switched off)."""
         parts = []

@@ -1,0 +1,153 @@
+"""Stage 3: the HiFi-GAN vocoder (SpeechBrain's generator), log-mel -> waveform.
+
+The three sizes of the HiFi-GAN paper (Kong et al. 2020) are recipe values, not code: V2 (the Deep
+Performer paper's choice, 0.9 M parameters) is the default; V1 (13.9 M) and V3 (1.5 M, resblock type 2)
+are in :data:`VARIANTS`. Input is the project's one log-mel (:class:`~deepperformer.audio.MelConfig`,
+natural log of magnitude with a 1e-5 floor, as HiFi-GAN's own mels), so the upsampling factors must
+multiply to the mel hop.
+
+Whole recordings are vocoded chunk by chunk with enough mel context on both sides that every chunk's
+kept samples equal the one-shot output (the generator is convolutional with a bounded receptive
+field), so memory stays flat for any length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from deepperformer.audio import MelConfig
+from deepperformer.configs import ConfigMixin
+
+#: HiFi-GAN's published sizes (config_v1/v2/v3.json of the authors' code), for a hop of 256.
+VARIANTS = {
+    "v1": dict(upsample_initial_channel=512, upsample_factors=[8, 8, 2, 2], upsample_kernel_sizes=[16, 16, 4, 4],
+               resblock_type="1", resblock_kernel_sizes=[3, 7, 11], resblock_dilation_sizes=[[1, 3, 5]] * 3),
+    "v2": dict(upsample_initial_channel=128, upsample_factors=[8, 8, 2, 2], upsample_kernel_sizes=[16, 16, 4, 4],
+               resblock_type="1", resblock_kernel_sizes=[3, 7, 11], resblock_dilation_sizes=[[1, 3, 5]] * 3),
+    "v3": dict(upsample_initial_channel=256, upsample_factors=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
+               resblock_type="2", resblock_kernel_sizes=[3, 5, 7], resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]]),
+}
+
+
+@dataclass
+class VocoderConfig(ConfigMixin):
+    n_mels: int = 80
+    upsample_initial_channel: int = 128
+    upsample_factors: list[int] = field(default_factory=lambda: [8, 8, 2, 2])
+    upsample_kernel_sizes: list[int] = field(default_factory=lambda: [16, 16, 4, 4])
+    resblock_type: str = "1"
+    resblock_kernel_sizes: list[int] = field(default_factory=lambda: [3, 7, 11])
+    resblock_dilation_sizes: list[list[int]] = field(default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
+
+    @classmethod
+    def variant(cls, name: str, **overrides) -> "VocoderConfig":
+        if name not in VARIANTS:
+            raise ValueError(f"unknown HiFi-GAN variant {name!r} (known: {', '.join(VARIANTS)})")
+        return cls(**{**VARIANTS[name], **overrides})
+
+    @property
+    def hop_length(self) -> int:
+        return int(np.prod(self.upsample_factors))
+
+    def validate(self, mel_config: MelConfig = MelConfig()) -> None:
+        if self.hop_length != mel_config.hop_length:
+            raise ValueError(f"upsample factors {self.upsample_factors} multiply to {self.hop_length}, not the mel hop {mel_config.hop_length}")
+        if self.n_mels != mel_config.n_mels:
+            raise ValueError(f"n_mels {self.n_mels} differs from the mel configuration's {mel_config.n_mels}")
+        if self.resblock_type not in ("1", "2"):
+            raise ValueError(f"resblock_type must be '1' or '2', not {self.resblock_type!r}")
+
+    def receptive_field_frames(self) -> int:
+        """Mel frames of context on each side that reach an output sample (an upper bound)."""
+        r, frames = 1, 3.0  # conv_pre: kernel 7
+        for u, k in zip(self.upsample_factors, self.upsample_kernel_sizes):
+            frames += k / (2 * u) / r + 1.0 / r  # transposed conv, at the input rate
+            r *= u
+            per_block = []
+            for kern, dil in zip(self.resblock_kernel_sizes, self.resblock_dilation_sizes):
+                # type 1: each dilation has a dilated conv and a plain one; type 2: only the dilated one
+                ext = sum((kern - 1) * d / 2 for d in dil)
+                if self.resblock_type == "1":
+                    ext += len(dil) * (kern - 1) / 2
+                per_block.append(ext)
+            frames += max(per_block) / r
+        frames += 3.0 / r  # conv_post
+        return int(np.ceil(frames)) + 1
+
+
+class Vocoder(nn.Module):
+    """``forward(log_mel [B, T, n_mels]) -> waveform [B, T * hop]`` in [-1, 1].
+
+    >>> Vocoder(VocoderConfig(upsample_initial_channel=16))(torch.zeros(2, 10, 80)).shape
+    torch.Size([2, 2560])
+    """
+
+    def __init__(self, config: VocoderConfig = VocoderConfig()):
+        super().__init__()
+        from speechbrain.lobes.models.HifiGAN import HifiganGenerator
+
+        config.validate()
+        c = self.config = config
+        self.generator = HifiganGenerator(
+            in_channels=c.n_mels, out_channels=1, resblock_type=c.resblock_type,
+            resblock_dilation_sizes=c.resblock_dilation_sizes, resblock_kernel_sizes=c.resblock_kernel_sizes,
+            upsample_kernel_sizes=c.upsample_kernel_sizes, upsample_initial_channel=c.upsample_initial_channel,
+            upsample_factors=c.upsample_factors,
+        )
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.generator(log_mel.transpose(1, 2))[:, 0]
+
+    @torch.no_grad()
+    def vocode(self, log_mel: np.ndarray, chunk_frames: int = 2048, progress: bool = False) -> np.ndarray:
+        """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length.
+
+        Each chunk of ``chunk_frames`` is generated with ``receptive_field_frames()`` of real mel
+        context on both sides (the edge frames of the whole input are repeated, as in HiFi-GAN's own
+        inference padding), and only its own samples are kept: the result equals the one-shot output
+        up to float rounding, with memory bounded by the chunk size.
+        """
+        self.eval()
+        hop, pad = self.config.hop_length, self.config.receptive_field_frames()
+        mel = torch.from_numpy(np.ascontiguousarray(log_mel, dtype=np.float32))
+        total = mel.shape[0]
+        mel = torch.cat([mel[:1].expand(pad, -1), mel, mel[-1:].expand(pad, -1)])  # replicate the edges
+        out = np.zeros(total * hop, np.float32)
+        starts = range(0, total, chunk_frames)
+        device = next(self.parameters()).device
+        for s in tqdm(starts, desc="vocoder", unit="chunk", disable=not progress or len(starts) < 2, dynamic_ncols=True):
+            e = min(total, s + chunk_frames)
+            wav = self(mel[s : e + 2 * pad][None].to(device))[0]  # covers frames [s - pad, e + pad)
+            out[s * hop : e * hop] = wav[pad * hop : (pad + e - s) * hop].float().cpu().numpy()
+        return out
+
+
+def stft_magnitude(wav: torch.Tensor, n_fft: int, hop: int, win: int) -> torch.Tensor:
+    """|STFT| ``[B, F, frames]`` of ``wav [B, S]`` with a Hann window, floored at 1e-7 (for the log)."""
+    window = torch.hann_window(win, device=wav.device, dtype=wav.dtype)
+    spec = torch.stft(wav, n_fft, hop, win, window=window, return_complex=True)
+    return spec.abs().clamp(min=1e-7)
+
+
+#: Parallel WaveGAN's three resolutions (n_fft, hop, window), also SpeechBrain's defaults.
+STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+
+
+def multi_resolution_stft(y_hat: torch.Tensor, y: torch.Tensor, resolutions=STFT_RESOLUTIONS) -> tuple[torch.Tensor, torch.Tensor]:
+    """(spectral convergence, log-magnitude L1), each averaged over the resolutions.
+
+    ``y_hat``, ``y``: ``[B, S]``. This is Parallel WaveGAN's auxiliary loss, used both as the warm-up
+    loss and as the copy-synthesis distance of ``evaluate``. (SpeechBrain's ``STFTLoss`` calls
+    ``torch.stft`` without ``return_complex``, which torch 2.x refuses, hence this version.)
+    """
+    sc = mag = 0.0
+    for n_fft, hop, win in resolutions:
+        a, b = stft_magnitude(y_hat, n_fft, hop, win), stft_magnitude(y, n_fft, hop, win)
+        sc = sc + torch.linalg.norm(b - a) / torch.linalg.norm(b).clamp(min=1e-7)
+        mag = mag + (a.log() - b.log()).abs().mean()
+    return sc / len(resolutions), mag / len(resolutions)

@@ -1,0 +1,177 @@
+"""``deepperformer synthesize INPUT -o OUT.wav``: score or performance -> audio, all three stages.
+
+Stage 1 is the deadpan rendering (tempo markings or ``--tempo``, velocities from the dynamics) until
+the expressive renderer lands; a performance input (MIDI, match, note CSV) skips it. Stage 2 predicts
+the log-mel chunk by chunk and stage 3 vocodes it chunk by chunk, so memory stays flat for whole
+movements.
+
+The shipped checkpoints live in the repository's ``checkpoints/`` folder; ``DEFAULTS`` names them per
+instrument, and ``--acoustic``/``--vocoder`` override them.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepperformer.audio import MelConfig, write_audio
+from deepperformer.checkpoint import load_checkpoint
+from deepperformer.errors import DeepPerformerError, require_file
+from deepperformer.performance import PERFORMANCE_SUFFIXES, Performance, deadpan, load_performance
+from deepperformer.score import SCORE_SUFFIXES
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+#: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS.
+DEFAULTS = {
+    "piano": ("acoustic_synthetic_piano.pt", "vocoder_hifigan_v2.pt"),
+    "violin": ("acoustic_bach_violin.pt", "vocoder_hifigan_v2.pt"),
+}
+#: Playable MIDI pitches: the piano's 88 keys; the violin from its open G string (G3) up to A7.
+RANGES = {"piano": (21, 108), "violin": (55, 105)}
+NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def pitch_name(p: int) -> str:
+    return f"{NAMES[p % 12]}{p // 12 - 1}"
+
+
+@dataclass
+class Rendered:
+    """Stage 1's result: the notes to play and the tempo to condition on (qpm, 0 = unknown)."""
+
+    performance: Performance
+    tempo_qpm: float
+    source: str  # "score" or "performance"
+
+
+def load_input(path: Path, tempo: float | None = None, unfold: str = "maximal") -> Rendered:
+    """A score (rendered deadpan) or a performance (taken as played).
+
+    MIDI is read as a performance, with its own timing and pedal, unless ``tempo`` is given: then it
+    is read as a score and rendered at that tempo.
+    """
+    path = require_file(path, "input")
+    suffix = path.suffix.lower()
+    if tempo is not None and not (10 <= tempo <= 400):
+        raise DeepPerformerError(None, f"--tempo {tempo}: expected 10..400 quarter notes per minute")
+    if suffix in PERFORMANCE_SUFFIXES and not (tempo is not None and suffix in SCORE_SUFFIXES):
+        if tempo is not None:
+            raise DeepPerformerError(path, "--tempo applies to scores; a performance keeps its own timing")
+        return Rendered(load_performance(path), 0.0, "performance")
+    if suffix not in SCORE_SUFFIXES:
+        raise DeepPerformerError(path, f"unsupported input {suffix!r} (scores: {', '.join(SCORE_SUFFIXES)}; performances: {', '.join(PERFORMANCE_SUFFIXES)})")
+    from deepperformer.data.aligned import estimate_tempo
+    from deepperformer.score import load_score
+
+    score = load_score(path, unfold=unfold)
+    perf = deadpan(score, qpm=tempo)
+    return Rendered(perf, estimate_tempo(perf, score), "score")
+
+
+def check_range(perf: Performance, instrument: str, source: Path) -> None:
+    lo, hi = RANGES[instrument]
+    bad = (perf.notes["pitch"] < lo) | (perf.notes["pitch"] > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        p, t = int(perf.notes["pitch"][i]), float(perf.notes["onset_sec"][i])
+        raise DeepPerformerError(source, f"{int(bad.sum())} notes outside the {instrument}'s range {pitch_name(lo)}-{pitch_name(hi)} "
+                                         f"(the first: {pitch_name(p)} at {t:.2f} s); choose another --instrument or transpose")
+
+
+def default_checkpoint(instrument: str, which: int) -> Path:
+    path = CHECKPOINTS / DEFAULTS[instrument][which]
+    if not path.exists():
+        raise DeepPerformerError(path, "shipped checkpoint not found (is this a clone of the repository? pass --acoustic/--vocoder)")
+    return path
+
+
+def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
+    """(acoustic model, its checkpoint, vocoder, its checkpoint), checked against each other."""
+    from deepperformer.evaluate import build_acoustic
+    from deepperformer.models.vocoder import Vocoder, VocoderConfig
+
+    a_path = acoustic or default_checkpoint(instrument, 0)
+    v_path = vocoder or default_checkpoint(instrument, 1)
+    a_ckpt = load_checkpoint(a_path, "acoustic")
+    v_ckpt = load_checkpoint(v_path, "vocoder")
+    # the pair first (the clearer message), then the pair against this version's mel definition
+    MelConfig.from_dict(a_ckpt["mel_config"]).check_compatible(MelConfig.from_dict(v_ckpt["mel_config"]), v_path,
+                                                                f"this vocoder (the acoustic model {a_path.name} uses the other)")
+    MelConfig().check_compatible(MelConfig.from_dict(a_ckpt["mel_config"]), a_path, "this checkpoint")
+    trained_for = a_ckpt["config"].get("instrument")
+    if trained_for != instrument:
+        raise DeepPerformerError(a_path, f"is a {trained_for} model, not a {instrument} one (--instrument {trained_for}?)")
+    model = build_acoustic(a_ckpt)
+    voc = Vocoder(VocoderConfig.from_dict(v_ckpt["config"]["model"]))
+    voc.load_state_dict(v_ckpt["state_dict"])
+    return model, a_ckpt, voc.eval(), v_ckpt
+
+
+def performer_index(ckpt: dict, name: str | None, path: str) -> tuple[int, str]:
+    vocab = ckpt["performer_vocab"]
+    if name is None:
+        return 0, vocab[0]
+    if name not in vocab:
+        raise DeepPerformerError(path, f"unknown performer {name!r} (this model knows: {', '.join(vocab)}; see `deepperformer performers`)")
+    return vocab.index(name), name
+
+
+def conditioning_tempo(model, ckpt: dict, qpm: float) -> float:
+    """The tempo to condition on: ``qpm`` when the model learnt its tempo bin; else the centre of the
+    nearest bin it learnt (unlearnt rows of the tempo embedding keep their random initialisation);
+    0 (unknown) when it learnt no tempo at all. Checkpoints without the record get ``qpm``."""
+    seen = ckpt["provenance"].get("tempo_bins_seen")
+    if not ckpt["config"]["model"].get("use_tempo", True) or seen is None or qpm <= 0:
+        return qpm
+    b = int(model.tempo_bin(torch.tensor([qpm]))[0])
+    known = [s for s in seen if s > 0]
+    if b in known:
+        return qpm
+    if not known:
+        return 0.0
+    return model.bin_tempo(min(known, key=lambda s: abs(s - b)))
+
+
+def synthesize(input_path: Path, out: Path, instrument: str, performer: str | None = None, tempo: float | None = None,
+               acoustic: Path | None = None, vocoder: Path | None = None, seed: int = 0, mel_png: bool = False,
+               unfold: str = "maximal", progress: bool = True, log=print) -> dict:
+    """Run the three stages and write ``out`` (.wav or .flac) atomically; -> figures of the run."""
+    from deepperformer.inference import predict_mel
+
+    if out.suffix.lower() not in (".wav", ".flac"):
+        raise DeepPerformerError(out, "output must end in .wav or .flac")
+    if instrument not in DEFAULTS:
+        raise DeepPerformerError(None, f"--instrument {instrument!r}: expected {' or '.join(DEFAULTS)}")
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)  # for the stochastic renderer to come; the stages below are deterministic
+    np.random.seed(seed)
+    rendered = load_input(Path(input_path), tempo, unfold)
+    perf = rendered.performance
+    check_range(perf, instrument, Path(input_path))
+    model, a_ckpt, voc, v_ckpt = load_pair(instrument, acoustic, vocoder)
+    p_idx, p_name = performer_index(a_ckpt, performer, acoustic or default_checkpoint(instrument, 0))
+    cond_tempo = conditioning_tempo(model, a_ckpt, rendered.tempo_qpm)
+    log(f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}"
+        f"{f', {rendered.tempo_qpm:.0f} qpm' if rendered.source == 'score' else ''}); {instrument}, performer {p_name}")
+    mel = predict_mel(model, perf, p_idx, cond_tempo, progress=progress)
+    wav = voc.vocode(mel, progress=progress)
+    peak = float(np.abs(wav).max()) if len(wav) else 0.0
+    if peak > 0.99:  # never clip: scale the rare loud render down
+        wav = wav * (0.99 / peak)
+    write_audio(out, wav, MelConfig().sample_rate)
+    if mel_png:
+        from deepperformer.plots import save_mel_with_notes
+
+        save_mel_with_notes(mel, perf, out.with_suffix(".png"), MelConfig().frame_seconds, title=f"{Path(input_path).name}: predicted mel ({p_name})")
+    wall = time.perf_counter() - t0
+    seconds = len(wav) / MelConfig().sample_rate
+    figures = {"audio_seconds": seconds, "wall_seconds": wall, "real_time_factor": wall / max(seconds, 1e-9),
+               "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "performer": p_name}
+    log(f"wrote {out}: {seconds:.1f} s of audio in {wall:.1f} s (real-time factor {figures['real_time_factor']:.3f}), "
+        f"peak memory {figures['peak_memory_mb']:.0f} MB")
+    return figures

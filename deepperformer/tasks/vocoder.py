@@ -1,0 +1,134 @@
+"""Training the HiFi-GAN vocoder: a generator warm-up, then HiFi-GAN's adversarial training.
+
+Phase 1 (steps < ``adversarial_start``): the generator alone learns from reconstruction losses,
+HiFi-GAN's mel L1 plus Parallel WaveGAN's multi-resolution STFT loss. This is the phase a CPU can
+afford (no discriminators to run) and it already gives intelligible audio.
+Phase 2: SpeechBrain's multi-period + multi-scale discriminators and its losses (least-squares
+adversarial, feature matching) join, with the mel L1 kept (weights of SpeechBrain's HiFi-GAN recipe:
+adversarial 1, feature matching 10, mel 45).
+
+``trainer.global_step`` counts generator steps: the discriminator's optimizer is stepped directly,
+so ``max_steps`` and ``adversarial_start`` mean the same thing in both phases.
+
+Validation is copy-synthesis of whole held-out clips: log-mel MSE (the paper's measure, on the mel
+of the generated audio) and the multi-resolution STFT distance, with a mel PNG and a WAV per check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torchmetrics import MeanMetric, SumMetric
+
+from deepperformer.audio import LogMel, MelConfig
+from deepperformer.models.vocoder import Vocoder, VocoderConfig, multi_resolution_stft
+
+
+class VocoderTask(L.LightningModule):
+    def __init__(self, model: dict, lr: float = 2e-4, betas: tuple[float, float] = (0.8, 0.99), lr_decay: float = 0.999,
+                 lr_decay_every: int = 1000, adversarial_start: int = 0, mel_weight: float = 45.0, stft_weight: float = 20.0,
+                 feature_weight: float = 10.0, adversarial_weight: float = 1.0, grad_clip: float = 100.0,
+                 png_dir: str | None = None, wav_dir: str | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        from speechbrain.lobes.models.HifiGAN import (DiscriminatorLoss, GeneratorLoss, HifiganDiscriminator,
+                                                      MelganFeatureLoss, MSEDLoss, MSEGLoss)
+
+        self.model = Vocoder(VocoderConfig.from_dict(model))
+        self.discriminator = HifiganDiscriminator()
+        self.g_adv_loss = GeneratorLoss(mseg_loss=MSEGLoss(), mseg_loss_weight=adversarial_weight,
+                                        feat_match_loss=MelganFeatureLoss(), feat_match_loss_weight=feature_weight)
+        self.d_loss = DiscriminatorLoss(msed_loss=MSEDLoss())
+        self.log_mel = LogMel(MelConfig())
+        self.val_sse, self.val_count = SumMetric(nan_strategy="disable"), SumMetric(nan_strategy="disable")
+        self.val_sc, self.val_mag = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
+        self._sample_pending = False
+
+    def reconstruction_loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """mel_weight * mel L1 + stft_weight * (spectral convergence + log-STFT L1); y_hat, y ``[B, S]``."""
+        mel_l1 = (self.log_mel(y_hat) - self.log_mel(y)).abs().mean()
+        sc, mag = multi_resolution_stft(y_hat, y)
+        h = self.hparams
+        return h.mel_weight * mel_l1 + h.stft_weight * (sc + mag), {"mel_l1": mel_l1, "stft_sc": sc, "stft_mag": mag}
+
+    def training_step(self, batch, batch_idx):
+        mel, audio, _, _ = batch
+        h = self.hparams
+        opt_g, opt_d = self.optimizers()
+        sch_g, sch_d = self.lr_schedulers()
+        y_hat = self.model(mel)  # [B, S]
+        adversarial = self.global_step >= h.adversarial_start
+        logs = {}
+        if adversarial:
+            scores_fake, _ = self.discriminator(y_hat.detach()[:, None])
+            scores_real, _ = self.discriminator(audio[:, None])
+            d_loss = self.d_loss(scores_fake, scores_real)["D_loss"]
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            self.clip_gradients(opt_d, gradient_clip_val=h.grad_clip, gradient_clip_algorithm="norm")
+            opt_d.optimizer.step()  # the raw optimizer: global_step counts generator steps only
+            sch_d.step()
+            logs["train/d_loss"] = d_loss
+        g_loss, parts = self.reconstruction_loss(y_hat, audio)
+        if adversarial:
+            scores_fake, feats_fake = self.discriminator(y_hat[:, None])
+            with torch.no_grad():
+                _, feats_real = self.discriminator(audio[:, None])
+            adv = self.g_adv_loss(None, scores_fake=scores_fake, feats_fake=feats_fake, feats_real=feats_real)
+            g_loss = g_loss + adv["G_adv_loss"]
+            logs["train/g_adv"] = adv["G_adv_loss"]
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        self.clip_gradients(opt_g, gradient_clip_val=h.grad_clip, gradient_clip_algorithm="norm")
+        opt_g.step()
+        sch_g.step()
+        logs.update({"train/loss": g_loss, "train/stft_sc": parts["stft_sc"], "train/stft_mag": parts["stft_mag"]})
+        self.log_dict(logs, prog_bar=False, batch_size=mel.shape[0])
+        self.log("train/mel_l1", parts["mel_l1"], prog_bar=True, batch_size=mel.shape[0])
+
+    def on_validation_epoch_start(self):
+        self._sample_pending = self.trainer.is_global_zero and self.hparams.png_dir is not None
+
+    def validation_step(self, batch, batch_idx):
+        mel, audio, lengths, ids = batch
+        y_hat = self.model(mel)
+        pred, target = self.log_mel(y_hat), self.log_mel(audio)  # [B, T + 1, n_mels]
+        t = pred.shape[1]
+        mask = (torch.arange(t, device=mel.device)[None] < lengths[:, None]).to(pred.dtype)[..., None]
+        self.val_sse.update(((pred - target) ** 2 * mask).sum())
+        self.val_count.update(mask.sum() * pred.shape[-1])
+        for i in range(mel.shape[0]):
+            n = int(lengths[i]) * self.model.config.hop_length
+            sc, mag = multi_resolution_stft(y_hat[i : i + 1, :n], audio[i : i + 1, :n])
+            self.val_sc.update(sc)
+            self.val_mag.update(mag)
+        if self._sample_pending:
+            self._sample_pending = False
+            self.save_sample(target[0, : int(lengths[0])], pred[0, : int(lengths[0])], y_hat[0, : int(lengths[0]) * self.model.config.hop_length], ids[0])
+
+    def save_sample(self, target: torch.Tensor, pred: torch.Tensor, wav: torch.Tensor, clip_id: str) -> None:
+        from deepperformer.audio import write_audio
+        from deepperformer.plots import save_mel_comparison
+
+        name = f"step{self.global_step:07d}"
+        save_mel_comparison(target.float().cpu().numpy(), pred.float().cpu().numpy(), Path(self.hparams.png_dir) / f"{name}.png",
+                            title=f"{clip_id}: copy synthesis (step {self.global_step})")
+        if self.hparams.wav_dir:
+            write_audio(Path(self.hparams.wav_dir) / f"{name}.wav", wav.float().cpu().numpy(), MelConfig().sample_rate)
+
+    def on_validation_epoch_end(self):
+        self.log("val/mse", self.val_sse.compute() / self.val_count.compute().clamp(min=1), prog_bar=True)
+        self.log("val/stft_sc", self.val_sc.compute())
+        self.log("val/stft_mag", self.val_mag.compute())
+        for m in (self.val_sse, self.val_count, self.val_sc, self.val_mag):
+            m.reset()
+
+    def configure_optimizers(self):
+        h = self.hparams
+        opts = [torch.optim.AdamW(m.parameters(), lr=h.lr, betas=tuple(h.betas)) for m in (self.model, self.discriminator)]
+        # HiFi-GAN decays the rate by lr_decay per epoch; here per lr_decay_every steps, smoothly
+        gamma = h.lr_decay ** (1.0 / max(1, h.lr_decay_every))
+        return opts, [torch.optim.lr_scheduler.ExponentialLR(o, gamma) for o in opts]

@@ -1,0 +1,158 @@
+"""``deepperformer train recipes/vocoder/...``: train (or fine-tune) the HiFi-GAN vocoder, then export
+the generator alone (no discriminator or optimizer state) in the one checkpoint format.
+
+Fine-tuning on predicted mels (``data.predicted_mels_from: ACOUSTIC.pt``, ``init_from: VOCODER.pt``):
+the acoustic model predicts, teacher-forced, the mel of every recording of the training and
+validation splits from its aligned performance notes, so each prediction is time-aligned with the
+real audio; the vocoder then learns to turn *those* mels into the real audio (HiFi-GAN's
+recommendation for two-stage systems). Predictions are cached in the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from deepperformer.atomic import save_npy, write_text
+from deepperformer.audio import MelConfig
+from deepperformer.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
+from deepperformer.data.manifest import read_manifest
+from deepperformer.errors import DeepPerformerError
+from deepperformer.models.vocoder import Vocoder, VocoderConfig, multi_resolution_stft
+from deepperformer.train import _sha256, fit_resumably
+
+
+def load_vocoder(path: Path, mel_config: MelConfig = MelConfig()) -> tuple[Vocoder, dict]:
+    """An exported vocoder, ready for inference, and its checkpoint dict."""
+    ckpt = load_checkpoint(path, "vocoder", mel_config)
+    model = Vocoder(VocoderConfig.from_dict(ckpt["config"]["model"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt
+
+
+def cache_predicted_mels(acoustic_path: Path, manifests: list[Path], out_dir: Path, splits=("train", "validation"),
+                         log=print) -> dict[Path, Path]:
+    """Predict, teacher-forced, the mel of every recording (of the acoustic model's instrument and
+    performers) in ``splits``; -> {corpus folder: folder of ``<recording>.npy`` float16 [T, n_mels]}."""
+    from deepperformer.evaluate import load_acoustic
+    from deepperformer.inference import predict_mel
+    from deepperformer.performance import Performance
+
+    model, ckpt = load_acoustic(acoustic_path)
+    vocab = {p: i for i, p in enumerate(ckpt["performer_vocab"])}
+    instrument = ckpt["config"].get("instrument")
+    dirs = {}
+    for k, m in enumerate(manifests):
+        root, target = Path(m).parent, out_dir / f"{k}-{Path(m).parent.name}"
+        recs = {}
+        for r in read_manifest(m):
+            if r.split in splits and r.mel and r.instrument == instrument and r.performer in vocab:
+                recs.setdefault(r.recording, r)
+        for rec, r in tqdm(sorted(recs.items()), desc=f"predicting mels ({root.name})", unit="recording", dynamic_ncols=True):
+            path = target / f"{rec}.npy"
+            if path.exists():
+                continue  # resumed
+            n = np.load(root / r.mel, mmap_mode="r").shape[0]
+            mel = predict_mel(model, Performance.load(root / r.performance), vocab[r.performer], r.tempo_qpm, n_frames=n)
+            save_npy(path, mel.astype(np.float16))
+        dirs[root] = target
+        log(f"predicted mels: {len(recs)} recordings of {m} in {target}")
+    return dirs
+
+
+@torch.no_grad()
+def copy_synthesis_errors(model: Vocoder, dataset: AudioClipDataset, batch_size: int = 8, progress: bool = False) -> dict:
+    """Vocoder on held-out clips: log-mel MSE between the mels of real and vocoded audio, and the
+    multi-resolution STFT distance (spectral convergence, log-magnitude L1), means over clips."""
+    from deepperformer.audio import LogMel
+
+    log_mel, hop = LogMel(dataset.mel_config), model.config.hop_length
+    model.eval()
+    sse = count = 0.0
+    sc_all, mag_all = [], []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_audio)
+    for mel, audio, lengths, _ in tqdm(loader, desc="copy synthesis", unit="batch", disable=not progress, dynamic_ncols=True):
+        y_hat = model(mel)
+        for i in range(mel.shape[0]):
+            n = int(lengths[i]) * hop
+            a, b = log_mel(y_hat[i : i + 1, :n]), log_mel(audio[i : i + 1, :n])
+            sse, count = sse + float(((a - b) ** 2).sum()), count + a.numel()
+            sc, mag = multi_resolution_stft(y_hat[i : i + 1, :n], audio[i : i + 1, :n])
+            sc_all.append(float(sc))
+            mag_all.append(float(mag))
+    return {"logmel_mse": sse / max(count, 1.0), "stft_sc": float(np.mean(sc_all)), "stft_mag": float(np.mean(mag_all)),
+            "clips": len(dataset)}
+
+
+def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
+    import lightning as L
+
+    from deepperformer.tasks.vocoder import VocoderTask
+
+    data, tr, optim = recipe["data"], recipe["trainer"], dict(recipe.get("optim", {}))
+    manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
+    instrument = data.get("instrument")  # None: every instrument (one shared vocoder)
+    mel_config = MelConfig()
+    L.seed_everything(int(tr.get("seed", 0)), workers=True, verbose=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False))
+
+    mel_dirs, acoustic = None, data.get("predicted_mels_from")
+    if acoustic:
+        mel_dirs = cache_predicted_mels(Path(acoustic), manifests, run_dir / "predicted_mels", log=log)
+    segment = int(data.get("segment_frames", 32))
+    train_set = AudioClipDataset(manifests, "train", instrument, mel_config, segment_frames=segment, mel_dirs=mel_dirs)
+    val_set = AudioClipDataset(manifests, "validation", instrument, mel_config, mel_dirs=mel_dirs,
+                               max_clips=data.get("validation_clips"))
+    log(f"train: {len(train_set)} clips, validation: {len(val_set)} clips (copy synthesis), instrument: {instrument or 'all'}")
+
+    model_cfg = recipe["model"]
+    try:
+        VocoderConfig.from_dict(model_cfg).validate(mel_config)
+        task = VocoderTask(model_cfg, png_dir=str(run_dir / "mels"), wav_dir=str(run_dir / "wavs"), **optim)
+    except (ValueError, TypeError) as e:
+        raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
+    init = recipe.get("init_from")
+    if init and not (run_dir / "ckpt" / "last.ckpt").exists():
+        start, ckpt = load_vocoder(Path(init), mel_config)
+        if start.config != task.model.config:
+            raise DeepPerformerError(init, "its generator sizes differ from the recipe's model section")
+        task.model.load_state_dict(ckpt["state_dict"])
+        log(f"generator initialised from {init} ({ckpt['provenance'].get('steps')} steps)")
+
+    workers = int(data.get("num_workers", 0))
+    bs = int(data.get("batch_size", 16))
+    loader_args = dict(collate_fn=collate_audio, num_workers=workers, persistent_workers=workers > 0)
+    train_loader = DataLoader(train_set, batch_size=bs, shuffle=True, drop_last=len(train_set) > bs, **loader_args)
+    val_loader = DataLoader(val_set, batch_size=int(data.get("validation_batch_size", 4)), shuffle=False, **loader_args)
+    trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, None, log)
+    if not trainer.is_global_zero:
+        return run_dir / "model.pt"
+
+    metrics = copy_synthesis_errors(task.model.cpu(), val_set)
+    out = run_dir / "model.pt"
+    export_checkpoint(
+        out, "vocoder",
+        config={"model": task.model.config.to_dict(), "instrument": instrument, "recipe": recipe.get("recipe", ""),
+                "variant": recipe.get("variant", "v2"), "input": "predicted" if acoustic else "ground-truth mels"},
+        mel_config=mel_config, performer_vocab=[], state_dict=task.model.state_dict(),
+        provenance={
+            "data": [{"manifest": str(m), "sha256": _sha256(m)} for m in manifests],
+            "predicted_mels_from": str(acoustic) if acoustic else None, "init_from": str(init) if init else None,
+            "train_clips": len(train_set), "validation_clips": len(val_set),
+            "steps": int(trainer.global_step), "batch_size": bs, "segment_frames": segment,
+            "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),
+            "seconds_per_step": round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
+            "metrics": {f"validation_copy_synthesis_{k}": round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
+            "recipe": recipe,
+        },
+    )
+    log(f"exported {out}: {trainer.global_step} steps, validation copy-synthesis log-mel MSE {metrics['logmel_mse']:.4f}, "
+        f"MR-STFT SC {metrics['stft_sc']:.3f} mag {metrics['stft_mag']:.3f}, {sec_per_step:.3f} s/step")
+    return out

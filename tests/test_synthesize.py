@@ -1,0 +1,127 @@
+"""`deepperformer synthesize`: score or performance -> WAV with the shipped checkpoints, and its errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from deepperformer.audio import MelConfig, load_audio, log_mel
+from deepperformer.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.models.vocoder import Vocoder, VocoderConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_PIANO = ROOT / "checkpoints" / "acoustic_synthetic_piano.pt"
+SHIPPED_VIOLIN = ROOT / "checkpoints" / "acoustic_bach_violin.pt"
+SHIPPED_VOCODER = ROOT / "checkpoints" / "vocoder_hifigan_v2.pt"
+EXAMPLES = ROOT / "data" / "examples"
+
+
+@pytest.fixture(scope="module")
+def tiny_vocoder(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model = Vocoder(VocoderConfig(upsample_initial_channel=16))
+    path = tmp_path_factory.mktemp("voc") / "tiny_vocoder.pt"
+    export_checkpoint(path, "vocoder", {"model": model.config.to_dict(), "instrument": None, "variant": "v2"}, MelConfig(), [],
+                      model.state_dict(), {"steps": 0, "data": [], "metrics": {}})
+    return path
+
+
+def _one_line_error(code, err, out_file: Path, *fragments):
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for f in fragments:
+        assert f in err, err
+    assert not out_file.exists() and not list(out_file.parent.glob(f".{out_file.name}*"))
+
+
+@pytest.mark.parametrize("instrument,score,performer", [
+    ("piano", "minuet_in_g.krn", "piano-timgm6mb"),
+    ("violin", "minuet_in_g_violin.krn", "minji-kim"),
+])
+def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, performer, tmp_path, run_cli):
+    """End to end with the shipped checkpoints: a WAV of the right length whose mel follows the
+    acoustic model's prediction (the vocoder renders what stage 2 asked for)."""
+    if not SHIPPED_VOCODER.exists():
+        pytest.fail("checkpoints/vocoder_hifigan_v2.pt is not shipped")
+    out = tmp_path / "out.wav"
+    code, stdout, err = run_cli("synthesize", EXAMPLES / score, "-o", out, "--instrument", instrument,
+                                "--performer", performer, "--tempo", "240", "--png")
+    assert code == 0, err
+    assert "real-time factor" in stdout and f"performer {performer}" in stdout
+    info = sf.info(out)
+    assert info.samplerate == 16000 and info.channels == 1
+    assert info.duration == pytest.approx(12.0 + 0.5, abs=0.1)  # 48 beats at 240 qpm + the tail
+    assert out.with_suffix(".png").exists()
+    audio = load_audio(out, 16000)
+    assert 0.01 < np.abs(audio).max() <= 1.0
+
+    from deepperformer.evaluate import load_acoustic
+    from deepperformer.inference import predict_mel
+    from deepperformer.synthesize import conditioning_tempo, load_input
+
+    model, ckpt = load_acoustic(SHIPPED_PIANO if instrument == "piano" else SHIPPED_VIOLIN)
+    r = load_input(EXAMPLES / score, 240.0)
+    pred = predict_mel(model, r.performance, ckpt["performer_vocab"].index(performer), conditioning_tempo(model, ckpt, r.tempo_qpm))
+    got = log_mel(audio, MelConfig())[: len(pred)]
+    # the vocoded audio's mel is near the requested one: much nearer than to a mel shifted in time
+    err_aligned = float(np.mean((got - pred) ** 2))
+    err_shifted = float(np.mean((got[40:] - pred[:-40]) ** 2))
+    assert err_aligned < 3.0 and err_aligned < 0.8 * err_shifted
+
+
+def test_performance_input_keeps_its_timing(tmp_path, run_cli, tiny_vocoder):
+    perf = tmp_path / "perf.mid"
+    code, _, err = run_cli("render", ROOT / "tests" / "data" / "scores" / "minuet.musicxml", "-o", perf, "--tempo", "90", "--no-png")
+    assert code == 0, err
+    out = tmp_path / "perf.wav"
+    code, stdout, err = run_cli("synthesize", perf, "-o", out, "--vocoder", tiny_vocoder)
+    assert code == 0, err
+    assert "(performance)" in stdout
+    from deepperformer.performance import load_performance
+
+    assert load_performance(perf).duration == pytest.approx(8.0)  # 12 quarters at 90 qpm
+    assert sf.info(out).duration == pytest.approx(8.0 + 0.5, abs=0.1)  # as played, plus the tail
+
+
+def test_performers_lists_the_shipped_models(run_cli):
+    code, out, err = run_cli("performers")
+    assert code == 0, err
+    for ckpt in (SHIPPED_PIANO, SHIPPED_VIOLIN):
+        for name in load_checkpoint(ckpt, "acoustic")["performer_vocab"]:
+            assert name in out
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, run_cli, tiny_vocoder):
+    out = tmp_path / "o.wav"
+    score = EXAMPLES / "minuet_in_g.krn"
+    v = ["--vocoder", tiny_vocoder]
+    code, _, err = run_cli("synthesize", score, "-o", out, "--performer", "glenn-gould", *v)
+    _one_line_error(code, err, out, "unknown performer 'glenn-gould'", "piano-fluidr3")
+    code, _, err = run_cli("synthesize", score, "-o", out, "--instrument", "violin", *v)
+    _one_line_error(code, err, out, "minuet_in_g.krn: 3 notes outside the violin's range G3-A7 (the first: D3 at")
+    code, _, err = run_cli("synthesize", score, "-o", out, "--acoustic", SHIPPED_VIOLIN, *v)
+    _one_line_error(code, err, out, "acoustic_bach_violin.pt: is a violin model, not a piano one")
+    code, _, err = run_cli("synthesize", tmp_path / "missing.musicxml", "-o", out, *v)
+    _one_line_error(code, err, out, "missing.musicxml")
+    code, _, err = run_cli("synthesize", score, "-o", tmp_path / "o.mp3", *v)
+    _one_line_error(code, err, tmp_path / "o.mp3", "output must end in .wav or .flac")
+    csv = tmp_path / "p.csv"
+    run_cli("render", score, "-o", csv, "--no-png")
+    code, _, err = run_cli("synthesize", csv, "-o", out, "--tempo", "100", *v)
+    _one_line_error(code, err, out, "--tempo applies to scores")
+    bad = tmp_path / "bad.musicxml"
+    bad.write_text("<score-partwise><part")
+    code, _, err = run_cli("synthesize", bad, "-o", out, *v)
+    _one_line_error(code, err, out, "bad.musicxml")
+    # a vocoder made for another mel configuration than the acoustic model's
+    ckpt = torch.load(tiny_vocoder, weights_only=True)
+    ckpt["mel_config"] = MelConfig(hop_length=200).to_dict()
+    other = tmp_path / "other_mel.pt"
+    torch.save(ckpt, other)
+    code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", other)
+    _one_line_error(code, err, out, "other_mel.pt: this vocoder", "uses another mel configuration (hop_length 200, expected 256)")
+    # an acoustic model where a vocoder is expected
+    code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", SHIPPED_PIANO)
+    _one_line_error(code, err, out, "is a acoustic checkpoint, not a vocoder checkpoint")

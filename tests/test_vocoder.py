@@ -1,0 +1,125 @@
+"""Stage 3: the HiFi-GAN vocoder (sizes, chunked vocoding, mel/audio pairing) and its training."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deepperformer.audio import MelConfig, log_mel
+from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
+from deepperformer.data.prepare import prepare
+from deepperformer.models.vocoder import VARIANTS, Vocoder, VocoderConfig, multi_resolution_stft
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from tests.conftest import DATA
+
+    out = tmp_path_factory.mktemp("bv") / "bv"
+    prepare("bach-violin", DATA / "bach-violin", out, log=lambda *a: None)
+    return out / "manifest.csv"
+
+
+def test_variants_have_hifigans_sizes():
+    millions = {v: sum(p.numel() for p in Vocoder(VocoderConfig.variant(v)).parameters()) / 1e6 for v in VARIANTS}
+    # HiFi-GAN paper, Table 1: V1 13.92 M, V2 0.92 M, V3 1.46 M
+    assert millions["v1"] == pytest.approx(13.92, abs=0.05)
+    assert millions["v2"] == pytest.approx(0.92, abs=0.02)
+    assert millions["v3"] == pytest.approx(1.46, abs=0.02)
+    with pytest.raises(ValueError, match="multiply to 128, not the mel hop 256"):
+        Vocoder(VocoderConfig(upsample_factors=[8, 8, 2], upsample_kernel_sizes=[16, 16, 4]))
+
+
+@pytest.mark.parametrize("variant", ["v2", "v3"])
+def test_receptive_field_bounds_the_reach_of_a_frame(variant):
+    torch.manual_seed(0)
+    cfg = VocoderConfig.variant(variant, upsample_initial_channel=32)
+    model = Vocoder(cfg).eval()
+    x = torch.randn(1, 80, 80)
+    with torch.no_grad():
+        y0 = model(x)
+        x[0, 40] += 3.0
+        changed = ((model(x) - y0).abs()[0] > 0).nonzero()[:, 0]
+    hop, rf = cfg.hop_length, cfg.receptive_field_frames()
+    assert changed.numel() > 0
+    assert changed.min() >= (40 - rf) * hop and changed.max() < (41 + rf) * hop
+
+
+def test_chunked_vocoding_equals_one_shot():
+    torch.manual_seed(0)
+    model = Vocoder(VocoderConfig(upsample_initial_channel=16)).eval()
+    mel = np.random.default_rng(0).normal(-5, 2, (121, 80)).astype(np.float32)
+    one = model.vocode(mel, chunk_frames=10_000)
+    chunked = model.vocode(mel, chunk_frames=37)
+    assert one.shape == chunked.shape == (121 * 256,)
+    assert np.abs(one - chunked).max() < 1e-5 * max(1.0, np.abs(one).max())
+
+
+def test_multi_resolution_stft_distance():
+    y = torch.randn(2, 8192)
+    sc, mag = multi_resolution_stft(y, y)
+    assert float(sc) == pytest.approx(0.0, abs=1e-6) and float(mag) == pytest.approx(0.0, abs=1e-6)
+    sc, mag = multi_resolution_stft(0.5 * y, y)
+    assert float(sc) == pytest.approx(0.5, abs=1e-3) and float(mag) == pytest.approx(np.log(2), abs=1e-3)
+
+
+def test_segments_pair_each_mel_frame_with_its_samples(corpus):
+    """The cached mel of a segment equals the mel computed from the segment's audio (inner frames)."""
+    np.random.seed(0)
+    ds = AudioClipDataset([corpus], "train", segment_frames=24)
+    cfg = MelConfig()
+    for i in range(3):
+        it = ds[i]
+        assert it["mel"].shape == (24, 80) and it["audio"].shape == (24 * cfg.hop_length,)
+        recomputed = log_mel(it["audio"], cfg)  # frames centred on samples 0, hop, ... of the segment
+        inner = slice(3, 20)  # away from the segment edges, where reflect padding differs
+        assert np.abs(recomputed[inner] - it["mel"][inner]).max() < 0.05
+    mel, audio, lengths, ids = collate_audio([ds[0], ds[1]])
+    assert mel.shape == (2, 24, 80) and audio.shape == (2, 24 * 256) and lengths.tolist() == [24, 24]
+
+
+def test_vocoder_trains_through_both_phases_resumes_and_exports(corpus, tmp_path, run_cli):
+    run = tmp_path / "voc"
+    args = ["train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]", "-o", run]
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["stage"] == "vocoder" and ckpt["provenance"]["steps"] == 2  # generator steps
+    assert ckpt["provenance"]["adversarial_steps"] == 1
+    assert not any(k.startswith(("discriminator", "mpd", "msd")) for k in ckpt["state_dict"])  # generator only
+    m = ckpt["provenance"]["metrics"]
+    assert m["validation_copy_synthesis_logmel_mse"] > 0 and m["validation_copy_synthesis_clips"] == 2
+    assert list((run / "mels").glob("*.png")) and list((run / "wavs").glob("*.wav"))
+    log = (run / "logs" / "version_0" / "metrics.csv").read_text()
+    assert "train/d_loss" in log.splitlines()[0] or "val/mse" in log  # the csv has the columns it logged
+    code, out, err = run_cli(*args, "--max-steps", "3")  # resume
+    assert code == 0, err
+    assert torch.load(run / "model.pt", weights_only=True)["provenance"]["steps"] == 3
+    code, out, err = run_cli("info", run / "model.pt")
+    assert code == 0 and "vocoder model (v2)" in out
+
+
+def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
+    acoustic = tmp_path / "ac"
+    code, out, err = run_cli("train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]",
+                             "--set", "data.instrument=violin", "--max-steps", "1", "-o", acoustic)
+    assert code == 0, err
+    voc = tmp_path / "voc"
+    code, out, err = run_cli("train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]",
+                             "--set", "optim.adversarial_start=10", "--max-steps", "1", "-o", voc)
+    assert code == 0, err
+    ft = tmp_path / "ft"
+    code, out, err = run_cli("train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]",
+                             "--set", f"data.predicted_mels_from={acoustic / 'model.pt'}", "--set", f"init_from={voc / 'model.pt'}",
+                             "--set", "optim.adversarial_start=10", "--max-steps", "1", "-o", ft)
+    assert code == 0, err
+    predicted = sorted((ft / "predicted_mels").rglob("*.npy"))
+    assert predicted  # one per train/validation recording
+    root = corpus.parent
+    cached = np.load(root / "recordings" / f"{predicted[0].stem}" / "mel.npy")
+    assert np.load(predicted[0]).shape == cached.shape  # frame-aligned with the real audio
+    ckpt = torch.load(ft / "model.pt", weights_only=True)
+    assert ckpt["config"]["input"] == "predicted" and ckpt["provenance"]["init_from"].endswith("model.pt")
