@@ -72,11 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--num-nodes", type=int, help="shortcut for --set trainer.num_nodes=N")
     tr.add_argument("--accelerator", help="cpu | gpu | auto")
 
-    ev = sub.add_parser("evaluate", help="log-mel MSE of acoustic checkpoints on a split, one table like the paper's")
-    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported acoustic checkpoints (model.pt)")
+    ev = sub.add_parser("evaluate", help="log-mel MSE table of acoustic/baseline checkpoints; copy synthesis of vocoders; piano note F1")
+    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported checkpoints (acoustic, baseline, vocoder)")
     ev.add_argument("--manifest", type=Path, action="append", required=True, help="prepared manifest.csv (repeatable)")
     ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
     ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--max-clips", type=int, help="vocoders: at most this many clips per corpus and instrument (evenly spaced)")
+    ev.add_argument("--note-f1", action="store_true",
+                    help="also transcribe (Transkun) the synthesis of one piano acoustic model + one vocoder and the corpus audio")
+    ev.add_argument("--max-recordings", type=int, default=8, help="--note-f1: recordings (evenly spaced, default 8)")
+    ev.add_argument("--seconds", type=float, default=30.0, help="--note-f1: seconds from the start of each (default 30)")
 
     sy = sub.add_parser("synthesize", help="score or performance -> WAV with the shipped (or given) acoustic model and vocoder")
     sy.add_argument("input", type=Path, help="a score (MusicXML, MXL, MEI, kern; MIDI with --tempo) or a performance (MIDI, match, note CSV)")
@@ -189,10 +194,22 @@ def cmd_train(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
-    from deepperformer.evaluate import evaluate_checkpoints, format_table
+    from deepperformer.checkpoint import load_checkpoint
+    from deepperformer.evaluate import (evaluate_checkpoints, evaluate_vocoders, format_f1_table, format_table,
+                                        format_vocoder_table, note_f1)
 
-    rows = evaluate_checkpoints(a.checkpoints, a.manifest, a.split, a.batch_size)
-    print(format_table(rows, a.split))
+    stages = {p: load_checkpoint(p, ("acoustic", "baseline", "vocoder"))["stage"] for p in a.checkpoints}
+    stage_two = [p for p in a.checkpoints if stages[p] != "vocoder"]
+    vocoders = [p for p in a.checkpoints if stages[p] == "vocoder"]
+    if stage_two:
+        print(format_table(evaluate_checkpoints(stage_two, a.manifest, a.split, a.batch_size), a.split))
+    if vocoders:
+        print(format_vocoder_table(evaluate_vocoders(vocoders, a.manifest, a.split, a.max_clips), a.split))
+    if a.note_f1:
+        acoustic = [p for p in stage_two if stages[p] == "acoustic"]
+        if len(acoustic) != 1 or len(vocoders) != 1:
+            raise DeepPerformerError(None, "--note-f1 needs exactly one acoustic checkpoint and one vocoder checkpoint")
+        print(format_f1_table(note_f1(acoustic[0], vocoders[0], a.manifest, a.split, a.max_recordings, a.seconds)))
     return 0
 
 

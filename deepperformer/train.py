@@ -80,6 +80,11 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    import warnings
+
+    # A manual-optimisation task (the GAN) is checkpointed after its optimizer steps, which is what
+    # resuming needs; Lightning warns about it regardless.
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
     every = int(tr.get("checkpoint_every_steps", 500))
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "ckpt", save_last=True, every_n_train_steps=every, save_top_k=0)
     devices, nodes = tr.get("devices", 1), int(tr.get("num_nodes", 1))

@@ -123,3 +123,53 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     assert np.load(predicted[0]).shape == cached.shape  # frame-aligned with the real audio
     ckpt = torch.load(ft / "model.pt", weights_only=True)
     assert ckpt["config"]["input"] == "predicted" and ckpt["provenance"]["init_from"].endswith("model.pt")
+
+
+def test_evaluate_prints_copy_synthesis_errors(corpus, tmp_path, run_cli):
+    torch.manual_seed(0)
+    model = Vocoder(VocoderConfig(upsample_initial_channel=16))
+    from deepperformer.checkpoint import export_checkpoint
+
+    path = tmp_path / "v.pt"
+    export_checkpoint(path, "vocoder", {"model": model.config.to_dict(), "variant": "v2"}, MelConfig(), [], model.state_dict(),
+                      {"steps": 5, "data": [], "metrics": {}})
+    code, out, err = run_cli("evaluate", path, "--manifest", corpus, "--split", "validation", "--max-clips", "2")
+    assert code == 0, err
+    row = next(l for l in out.splitlines() if l.startswith("v2"))
+    steps, corpus_name, instrument, clips, mse, sc, mag = row.split()[1:]
+    assert (steps, corpus_name, instrument, clips) == ("5", "bv", "violin", "2")
+    from deepperformer.data.audio_clips import AudioClipDataset
+    from deepperformer.train_vocoder import copy_synthesis_errors
+
+    direct = copy_synthesis_errors(model, AudioClipDataset([corpus], "validation", "violin", max_clips=2))
+    assert float(mse) == pytest.approx(direct["logmel_mse"], rel=1e-3) and float(mse) > 0.1  # an untrained vocoder is far off
+
+
+def test_onset_f1():
+    from deepperformer.transcription import onset_f1
+
+    ref = np.array([[0.0, 0.5, 60], [0.5, 1.0, 64], [1.0, 1.5, 67], [1.0, 1.5, 72]])
+    assert onset_f1(ref, ref)["f1"] == pytest.approx(1.0)
+    late = ref + [0.03, 0.03, 0]  # within 50 ms
+    assert onset_f1(ref, late)["f1"] == pytest.approx(1.0)
+    assert onset_f1(ref, ref + [0.1, 0.1, 0])["f1"] == 0.0  # too late
+    half = onset_f1(ref, ref[:2])
+    assert half["precision"] == 1.0 and half["recall"] == 0.5
+    assert onset_f1(ref, ref + [0, 0, 1])["f1"] == 0.0  # wrong pitches
+    assert onset_f1(ref, np.zeros((0, 3)))["f1"] == 0.0
+
+
+@pytest.mark.slow
+def test_transkun_transcribes_a_fluidsynth_piano_rendering(tmp_path):
+    """Transkun (weights from its wheel) finds the notes of a FluidSynth piano rendering."""
+    from deepperformer.data.synthetic import PERFORMERS, render
+    from deepperformer.performance import deadpan
+    from deepperformer.score import load_score
+    from deepperformer.transcription import onset_f1, transcribe
+    from tests.conftest import DATA
+
+    perf = deadpan(load_score(DATA / "scores" / "minuet.musicxml"))
+    audio = render(perf, next(p for p in PERFORMERS if p.name == "piano-fluidr3"))
+    n = perf.notes
+    ref = np.stack([n["onset_sec"], n["onset_sec"] + n["duration_sec"], n["pitch"]], 1)
+    assert onset_f1(ref, transcribe(audio, 16000))["f1"] > 0.8
