@@ -17,11 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# The main job that exists so far: render the shipped example score (deadpan timing) to a performance
-# MIDI, a note CSV and a piano-roll PNG. Replaced by score-to-WAV synthesis once the acoustic model and
-# vocoder land.
+# The main job: synthesize the shipped example score to a WAV with the shipped checkpoints (piano,
+# then the melody on the violin), with the predicted mel above the notes as PNG beside each.
 demo: $(STAMP)
-	$(BIN)/deepperformer render data/examples/minuet_in_g.krn -o out/demo.mid
+	$(BIN)/deepperformer synthesize data/examples/minuet_in_g.krn -o out/demo_piano.wav --instrument piano --png
+	$(BIN)/deepperformer synthesize data/examples/minuet_in_g_violin.krn -o out/demo_violin.wav --instrument violin --png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
