@@ -241,8 +241,11 @@ def cmd_info(a) -> int:
     prov, cfg = ckpt["provenance"], ckpt["config"]
     n_params = sum(v.numel() for k, v in ckpt["state_dict"].items() if not k.startswith("log_mel."))
     print(f"{a.checkpoint}: {ckpt['stage']} model ({cfg.get('variant', '')}), {n_params / 1e6:.2f} M parameters, "
-          f"instrument {cfg.get('instrument')}, deepperformer {ckpt['deepperformer_version']}, format {ckpt['format_version']}")
-    print(f"performers: {', '.join(ckpt['performer_vocab'])}")
+          f"instrument {cfg.get('instrument') or 'all'}, deepperformer {ckpt['deepperformer_version']}, format {ckpt['format_version']}")
+    if ckpt["performer_vocab"]:
+        print(f"performers: {', '.join(ckpt['performer_vocab'])}")
+    if prov.get("adversarial_steps") is not None:
+        print(f"adversarial steps: {prov['adversarial_steps']} (the rest: generator warm-up)")
     print(f"trained: {prov.get('steps')} steps, batch {prov.get('batch_size')}, {prov.get('seconds_per_step')} s/step on {prov.get('device')}")
     for d in prov.get("data", []):
         print(f"data: {d['manifest']} (sha256 {d['sha256'][:12]}), {prov.get('train_clips')} train / {prov.get('validation_clips')} validation clips")

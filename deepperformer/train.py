@@ -104,7 +104,21 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
         log(f"resuming from {resume}")
         start_step = int(torch.load(resume, map_location="cpu", weights_only=False)["global_step"])
     trainer.fit(task, train_loader, val_loader, ckpt_path=resume)
-    return trainer, (time.time() - t0) / max(1, trainer.global_step - start_step)
+    return trainer, record_timing(run_dir, start_step, trainer.global_step, time.time() - t0)
+
+
+def record_timing(run_dir: Path, start_step: int, end_step: int, seconds: float) -> float | None:
+    """Add one (re)start's steps and wall time to ``run_dir/timing.json``; -> seconds per step over
+    every start that trained (None when none did), so a resumed run reports its whole history."""
+    import json
+
+    path = run_dir / "timing.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    if end_step > start_step:
+        runs.append({"start_step": start_step, "end_step": end_step, "seconds": round(seconds, 1)})
+        write_text(path, json.dumps(runs, indent=1))
+    steps = sum(r["end_step"] - r["start_step"] for r in runs)
+    return sum(r["seconds"] for r in runs) / steps if steps else None
 
 
 def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
@@ -159,11 +173,11 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "data": [{"manifest": str(m), "sha256": _sha256(m)} for m in manifests],
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": loader_args["batch_size"],
-            "seconds_per_step": round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
+            "seconds_per_step": sec_per_step and round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
             "metrics": {"validation_logmel_mse": round(val_mse, 6)},
             "tempo_bins_seen": _tempo_bins_seen(task.model, train_set),
             "recipe": recipe,
         },
     )
-    log(f"exported {out}: {trainer.global_step} steps, validation log-mel MSE {val_mse:.4f}, {sec_per_step:.3f} s/step")
+    log(f"exported {out}: {trainer.global_step} steps, validation log-mel MSE {val_mse:.4f}, {sec_per_step or 0:.3f} s/step")
     return out

@@ -148,11 +148,11 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": bs, "segment_frames": segment,
             "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),
-            "seconds_per_step": round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
+            "seconds_per_step": sec_per_step and round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
             "metrics": {f"validation_copy_synthesis_{k}": round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
             "recipe": recipe,
         },
     )
     log(f"exported {out}: {trainer.global_step} steps, validation copy-synthesis log-mel MSE {metrics['logmel_mse']:.4f}, "
-        f"MR-STFT SC {metrics['stft_sc']:.3f} mag {metrics['stft_mag']:.3f}, {sec_per_step:.3f} s/step")
+        f"MR-STFT SC {metrics['stft_sc']:.3f} mag {metrics['stft_mag']:.3f}, {sec_per_step or 0:.3f} s/step")
     return out
