@@ -50,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("inputs", nargs="+", help="INPUT:INSTRUMENT (a score or a performance, and piano|violin)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--excerpt", type=float, default=20.0, help="seconds of the short run (default 20)")
+    ap.add_argument("--excerpt", type=float, default=60.0, help="seconds of the short run (default 60: longer than one chunk of each stage)")
     a = ap.parse_args()
     import torch
 

@@ -101,7 +101,8 @@ def note_f1(acoustic_path: Path, vocoder_path: Path, manifests: list[Path], spli
     For up to ``max_recordings`` piano recordings of the split (evenly spaced), the first ``seconds``
     of the performance are synthesized by the acoustic model + vocoder; both that audio and the
     corpus audio of the same notes (the FluidSynth rendering, for the synthetic corpus) are
-    transcribed (Transkun) and scored against the input notes (mir_eval, 50 ms onsets).
+    transcribed (Transkun) and scored against the input notes (mir_eval, 50 ms onsets), and so is the
+    vocoder's copy synthesis of the corpus mel, which tells the vocoder's losses from the acoustic model's.
     """
     import numpy as np
     from tqdm import tqdm
@@ -136,15 +137,19 @@ def note_f1(acoustic_path: Path, vocoder_path: Path, manifests: list[Path], spli
         ref_audio = load_audio(root / r.audio, cfg.sample_rate)[: int(seconds * cfg.sample_rate)]
         mel = predict_mel(model, perf, vocab[r.performer], r.tempo_qpm, n_frames=cfg.n_frames(len(ref_audio)))
         ours = voc.vocode(mel)[: len(ref_audio)]
+        # the vocoder alone, from the mel of the corpus audio: where the chain loses notes
+        copy = voc.vocode(np.load(root / r.mel, mmap_mode="r")[: len(mel)].astype(np.float32))[: len(ref_audio)]
         n = perf.notes
         ref_notes = np.stack([n["onset_sec"], n["onset_sec"] + n["duration_sec"], n["pitch"]], 1).astype(np.float64)
         ref_notes = ref_notes[ref_notes[:, 0] < len(ref_audio) / cfg.sample_rate]
         row = {"recording": name, "notes": len(ref_notes),
                "ours": onset_f1(ref_notes, transcriber(ours, cfg.sample_rate)),
+               "vocoder": onset_f1(ref_notes, transcriber(copy, cfg.sample_rate)),
                "reference": onset_f1(ref_notes, transcriber(ref_audio, cfg.sample_rate))}
-        log(f"{name}: {len(ref_notes)} notes, F1 ours {row['ours']['f1']:.3f}, reference {row['reference']['f1']:.3f}")
+        log(f"{name}: {len(ref_notes)} notes, F1 ours {row['ours']['f1']:.3f}, vocoder copy synthesis {row['vocoder']['f1']:.3f}, "
+            f"reference {row['reference']['f1']:.3f}")
         per.append(row)
-    mean = {k: {m: float(np.mean([p[k][m] for p in per])) for m in ("precision", "recall", "f1")} for k in ("ours", "reference")}
+    mean = {k: {m: float(np.mean([p[k][m] for p in per])) for m in ("precision", "recall", "f1")} for k in ("ours", "vocoder", "reference")}
     return {"recordings": per, "mean": mean, "seconds": seconds, "split": split}
 
 
@@ -152,7 +157,8 @@ def format_f1_table(res: dict) -> str:
     n, s = len(res["recordings"]), res["seconds"]
     lines = [f"piano note F1 (onset, 50 ms; Transkun transcription vs input notes), {res['split']} split, {n} recordings x {s:.0f} s",
              f"{'audio':<36}{'precision':>10}{'recall':>8}{'F1':>8}"]
-    for key, label in (("ours", "ours (acoustic model + vocoder)"), ("reference", "corpus audio (FluidSynth reference)")):
+    for key, label in (("ours", "ours (acoustic model + vocoder)"), ("vocoder", "vocoder alone (corpus mel)"),
+                       ("reference", "corpus audio (FluidSynth reference)")):
         m = res["mean"][key]
         lines.append(f"{label:<36}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}")
     return "\n".join(lines)
