@@ -93,7 +93,7 @@ def default_checkpoint(instrument: str, which: int) -> Path:
 def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
     """(acoustic model, its checkpoint, vocoder, its checkpoint), checked against each other."""
     from deepperformer.evaluate import build_acoustic
-    from deepperformer.models.vocoder import Vocoder, VocoderConfig
+    from deepperformer.train_vocoder import build_vocoder
 
     a_path = acoustic or default_checkpoint(instrument, 0)
     v_path = vocoder or default_checkpoint(instrument, 1)
@@ -106,10 +106,7 @@ def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
     trained_for = a_ckpt["config"].get("instrument")
     if trained_for != instrument:
         raise DeepPerformerError(a_path, f"is a {trained_for} model, not a {instrument} one (--instrument {trained_for}?)")
-    model = build_acoustic(a_ckpt)
-    voc = Vocoder(VocoderConfig.from_dict(v_ckpt["config"]["model"]))
-    voc.load_state_dict(v_ckpt["state_dict"])
-    return model, a_ckpt, voc.eval(), v_ckpt
+    return build_acoustic(a_ckpt), a_ckpt, build_vocoder(v_ckpt), v_ckpt
 
 
 def performer_index(ckpt: dict, name: str | None, path: str) -> tuple[int, str]:

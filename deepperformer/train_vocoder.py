@@ -28,12 +28,17 @@ from deepperformer.models.vocoder import Vocoder, VocoderConfig, multi_resolutio
 from deepperformer.train import _sha256, fit_resumably
 
 
+def build_vocoder(ckpt: dict) -> Vocoder:
+    """The vocoder of a loaded checkpoint dict, ready for inference."""
+    model = Vocoder(VocoderConfig.from_dict(ckpt["config"]["model"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
 def load_vocoder(path: Path, mel_config: MelConfig = MelConfig()) -> tuple[Vocoder, dict]:
     """An exported vocoder, ready for inference, and its checkpoint dict."""
     ckpt = load_checkpoint(path, "vocoder", mel_config)
-    model = Vocoder(VocoderConfig.from_dict(ckpt["config"]["model"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt
+    return build_vocoder(ckpt), ckpt
 
 
 def cache_predicted_mels(acoustic_path: Path, manifests: list[Path], out_dir: Path, splits=("train", "validation"),

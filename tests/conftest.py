@@ -44,3 +44,13 @@ def fixture_copy(tmp_path):
         return dst
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """The Bach Violin fixture prepared once per session (read-only for the tests): its manifest.csv."""
+    from deepperformer.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("bv") / "bv"
+    prepare("bach-violin", DATA / "bach-violin", out, log=lambda *a: None)
+    return out / "manifest.csv"

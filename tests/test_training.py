@@ -8,20 +8,10 @@ import torch
 
 from deepperformer.audio import MelConfig
 from deepperformer.checkpoint import export_checkpoint, load_checkpoint
-from deepperformer.data.prepare import prepare
 from deepperformer.errors import DeepPerformerError
 from deepperformer.recipes import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from tests.conftest import DATA
-
-    out = tmp_path_factory.mktemp("bv") / "bv"
-    prepare("bach-violin", DATA / "bach-violin", out, log=lambda *a: None)
-    return out / "manifest.csv"
 
 
 def test_every_shipped_recipe_resolves():

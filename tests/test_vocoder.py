@@ -8,19 +8,9 @@ import torch
 
 from deepperformer.audio import MelConfig, log_mel
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
-from deepperformer.data.prepare import prepare
 from deepperformer.models.vocoder import VARIANTS, Vocoder, VocoderConfig, multi_resolution_stft
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from tests.conftest import DATA
-
-    out = tmp_path_factory.mktemp("bv") / "bv"
-    prepare("bach-violin", DATA / "bach-violin", out, log=lambda *a: None)
-    return out / "manifest.csv"
 
 
 def test_variants_have_hifigans_sizes():

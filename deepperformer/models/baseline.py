@@ -8,35 +8,23 @@ measured on the MelConfig mel of the generated audio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from deepperformer.audio import LogMel, MelConfig
 from deepperformer.configs import ConfigMixin
+from deepperformer.models.hifigan import HifiganSizes, make_generator
 from deepperformer.models.notes import NoteBatch, piano_and_position_rolls
 
 
 @dataclass
-class BaselineConfig(ConfigMixin):
-    upsample_initial_channel: int = 128
-    upsample_factors: list[int] = field(default_factory=lambda: [8, 8, 2, 2])
-    upsample_kernel_sizes: list[int] = field(default_factory=lambda: [16, 16, 4, 4])
-    resblock_type: str = "1"
-    resblock_kernel_sizes: list[int] = field(default_factory=lambda: [3, 7, 11])
-    resblock_dilation_sizes: list[list[int]] = field(default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
+class BaselineConfig(HifiganSizes, ConfigMixin):
     n_performers: int = 1
     performer_dim: int = 64
     use_performer: bool = True
     use_velocity: bool = True
-
-    @property
-    def hop_length(self) -> int:
-        hop = 1
-        for u in self.upsample_factors:
-            hop *= u
-        return hop
 
 
 class RollBaseline(nn.Module):
@@ -52,8 +40,6 @@ class RollBaseline(nn.Module):
 
     def __init__(self, config: BaselineConfig = BaselineConfig()):
         super().__init__()
-        from speechbrain.lobes.models.HifiGAN import HifiganGenerator
-
         c = self.config = config
         # The performer embedding joins the input as extra channels at every frame: SpeechBrain's own
         # global-conditioning layer (cond_channels) returns [B, T, C] where its generator adds [B, C, T].
@@ -61,12 +47,7 @@ class RollBaseline(nn.Module):
         self.performer_emb = nn.Embedding(max(1, c.n_performers), c.performer_dim) if c.use_performer else None
         # The mel definition is part of the model (as in Vocos), so training and evaluation agree.
         self.log_mel = LogMel(MelConfig())
-        self.generator = HifiganGenerator(
-            in_channels=256 + cond, out_channels=1, resblock_type=c.resblock_type,
-            resblock_dilation_sizes=c.resblock_dilation_sizes, resblock_kernel_sizes=c.resblock_kernel_sizes,
-            upsample_kernel_sizes=c.upsample_kernel_sizes, upsample_initial_channel=c.upsample_initial_channel,
-            upsample_factors=c.upsample_factors,
-        )
+        self.generator = make_generator(c, in_channels=256 + cond)
 
     def predict_log_mel(self, batch: NoteBatch) -> torch.Tensor:
         """The MelConfig log-mel of the generated audio, ``[B, T, n_mels]`` (T = batch.n_frames)."""

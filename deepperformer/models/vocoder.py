@@ -13,7 +13,7 @@ field), so memory stays flat for any length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from deepperformer.audio import MelConfig
 from deepperformer.configs import ConfigMixin
+from deepperformer.models.hifigan import HifiganSizes, make_generator
 
 #: HiFi-GAN's published sizes (config_v1/v2/v3.json of the authors' code), for a hop of 256.
 VARIANTS = {
@@ -35,24 +36,14 @@ VARIANTS = {
 
 
 @dataclass
-class VocoderConfig(ConfigMixin):
+class VocoderConfig(HifiganSizes, ConfigMixin):
     n_mels: int = 80
-    upsample_initial_channel: int = 128
-    upsample_factors: list[int] = field(default_factory=lambda: [8, 8, 2, 2])
-    upsample_kernel_sizes: list[int] = field(default_factory=lambda: [16, 16, 4, 4])
-    resblock_type: str = "1"
-    resblock_kernel_sizes: list[int] = field(default_factory=lambda: [3, 7, 11])
-    resblock_dilation_sizes: list[list[int]] = field(default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
 
     @classmethod
     def variant(cls, name: str, **overrides) -> "VocoderConfig":
         if name not in VARIANTS:
             raise ValueError(f"unknown HiFi-GAN variant {name!r} (known: {', '.join(VARIANTS)})")
         return cls(**{**VARIANTS[name], **overrides})
-
-    @property
-    def hop_length(self) -> int:
-        return int(np.prod(self.upsample_factors))
 
     def validate(self, mel_config: MelConfig = MelConfig()) -> None:
         if self.hop_length != mel_config.hop_length:
@@ -89,16 +80,9 @@ class Vocoder(nn.Module):
 
     def __init__(self, config: VocoderConfig = VocoderConfig()):
         super().__init__()
-        from speechbrain.lobes.models.HifiGAN import HifiganGenerator
-
         config.validate()
-        c = self.config = config
-        self.generator = HifiganGenerator(
-            in_channels=c.n_mels, out_channels=1, resblock_type=c.resblock_type,
-            resblock_dilation_sizes=c.resblock_dilation_sizes, resblock_kernel_sizes=c.resblock_kernel_sizes,
-            upsample_kernel_sizes=c.upsample_kernel_sizes, upsample_initial_channel=c.upsample_initial_channel,
-            upsample_factors=c.upsample_factors,
-        )
+        self.config = config
+        self.generator = make_generator(config, in_channels=config.n_mels)
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         return self.generator(log_mel.transpose(1, 2))[:, 0]
