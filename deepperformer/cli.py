@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--max-clips", type=int, help="vocoders: at most this many clips per corpus and instrument (evenly spaced)")
+    ev.add_argument("--predicted-mels-from", type=Path, action="append", default=[], metavar="ACOUSTIC",
+                    help="vocoders: also vocode this acoustic model's teacher-forced mels of the split (repeatable)")
     ev.add_argument("--note-f1", action="store_true",
                     help="also transcribe (Transkun) the synthesis of one piano acoustic model + one vocoder and the corpus audio")
     ev.add_argument("--max-recordings", type=int, default=8, help="--note-f1: recordings (evenly spaced, default 8)")
@@ -204,7 +206,7 @@ def cmd_evaluate(a) -> int:
     if stage_two:
         print(format_table(evaluate_checkpoints(stage_two, a.manifest, a.split, a.batch_size), a.split))
     if vocoders:
-        print(format_vocoder_table(evaluate_vocoders(vocoders, a.manifest, a.split, a.max_clips), a.split))
+        print(format_vocoder_table(evaluate_vocoders(vocoders, a.manifest, a.split, a.max_clips, a.predicted_mels_from), a.split))
     if a.note_f1:
         acoustic = [p for p in stage_two if stages[p] == "acoustic"]
         if len(acoustic) != 1 or len(vocoders) != 1:

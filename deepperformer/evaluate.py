@@ -66,31 +66,51 @@ def format_table(rows: list[dict], split: str) -> str:
     return "\n".join(lines)
 
 
-def evaluate_vocoders(paths: list[Path], manifests: list[Path], split: str, max_clips: int | None = None) -> list[dict]:
-    """Copy synthesis of held-out audio, one row per (vocoder, corpus, instrument)."""
+def evaluate_vocoders(paths: list[Path], manifests: list[Path], split: str, max_clips: int | None = None,
+                      predicted_from: list[Path] = ()) -> list[dict]:
+    """Copy synthesis of held-out audio, one row per (vocoder, mel source, corpus, instrument).
+
+    The mel source is the corpus's own mel (ground truth), and then each acoustic model of
+    ``predicted_from``: its teacher-forced prediction for the same recordings (its instrument and
+    performers only), time-aligned with the real audio, so the row measures the two-stage chain with
+    the true timing: the error a vocoder fine-tuned on predicted mels is meant to lower.
+    """
+    import tempfile
+
     from deepperformer.data.audio_clips import AudioClipDataset
     from deepperformer.data.manifest import read_manifest
-    from deepperformer.train_vocoder import copy_synthesis_errors, load_vocoder
+    from deepperformer.train_vocoder import cache_predicted_mels, copy_synthesis_errors, load_vocoder
 
-    rows = []
-    for p in paths:
-        model, ckpt = load_vocoder(p)
-        for m in manifests:
-            instruments = sorted({r.instrument for r in read_manifest(m) if r.split == split and r.audio})
-            for inst in instruments:
-                ds = AudioClipDataset([m], split, inst, max_clips=max_clips)
-                res = copy_synthesis_errors(model, ds, progress=True)
-                rows.append({"checkpoint": str(p), "variant": ckpt["config"].get("variant", ""), "steps": ckpt["provenance"].get("steps"),
-                             "corpus": Path(m).parent.name, "instrument": inst, **res})
+    with tempfile.TemporaryDirectory(prefix="deepperformer-eval-") as tmp:
+        sources = [("ground-truth", None, None)]
+        for k, a in enumerate(predicted_from):  # predicted once, shared by every vocoder
+            _, ckpt = load_acoustic(a)
+            dirs = cache_predicted_mels(Path(a), manifests, Path(tmp) / str(k), splits=(split,), log=lambda *_: None)
+            sources.append((f"predicted:{Path(a).name}", ckpt["config"].get("instrument"), dirs))
+        models = [(p, *load_vocoder(p)) for p in paths]
+        rows = []
+        for source, only, dirs in sources:
+            for m in manifests:
+                instruments = sorted({r.instrument for r in read_manifest(m) if r.split == split and r.audio})
+                for inst in instruments:
+                    if only is not None and (inst != only or not any(dirs[Path(m).parent].glob("*.npy"))):
+                        continue  # another instrument, or none of this corpus's performers is the model's
+                    ds = AudioClipDataset([m], split, inst, max_clips=max_clips, mel_dirs=dirs)
+                    for p, model, ckpt in models:
+                        res = copy_synthesis_errors(model, ds, progress=True)
+                        rows.append({"checkpoint": str(p), "variant": ckpt["config"].get("variant", ""),
+                                     "steps": ckpt["provenance"].get("steps"), "mels": source,
+                                     "corpus": Path(m).parent.name, "instrument": inst, **res})
     return rows
 
 
 def format_vocoder_table(rows: list[dict], split: str) -> str:
     lines = [f"copy synthesis ({split} split): log-mel MSE and multi-resolution STFT distance between real and vocoded audio",
-             f"{'vocoder':<22}{'steps':>8}  {'corpus':<14}{'instrument':<11}{'clips':>6}{'log-mel MSE':>13}{'STFT SC':>9}{'STFT mag':>10}"]
+             f"{'vocoder':<22}{'steps':>8}  {'mels':<36}{'corpus':<14}{'instrument':<11}{'clips':>6}{'log-mel MSE':>13}{'STFT SC':>9}"
+             f"{'STFT mag':>10}"]
     for r in rows:
-        lines.append(f"{r['variant']:<22}{str(r['steps']):>8}  {r['corpus']:<14}{r['instrument']:<11}{r['clips']:>6}"
-                     f"{r['logmel_mse']:>13.4f}{r['stft_sc']:>9.3f}{r['stft_mag']:>10.3f}")
+        lines.append(f"{r['variant']:<22}{str(r['steps']):>8}  {r.get('mels', 'ground-truth'):<36}{r['corpus']:<14}{r['instrument']:<11}"
+                     f"{r['clips']:>6}{r['logmel_mse']:>13.4f}{r['stft_sc']:>9.3f}{r['stft_mag']:>10.3f}")
     return "\n".join(lines)
 
 

@@ -113,6 +113,14 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     assert np.load(predicted[0]).shape == cached.shape  # frame-aligned with the real audio
     ckpt = torch.load(ft / "model.pt", weights_only=True)
     assert ckpt["config"]["input"] == "predicted" and ckpt["provenance"]["init_from"].endswith("model.pt")
+    # evaluate: the same vocoder on the corpus mels and on the acoustic model's teacher-forced mels
+    code, out, err = run_cli("evaluate", ft / "model.pt", "--manifest", corpus, "--split", "validation", "--max-clips", "2",
+                             "--predicted-mels-from", acoustic / "model.pt")
+    assert code == 0, err
+    rows = {l.split()[2]: l.split() for l in out.splitlines() if l.startswith("v2")}
+    assert set(rows) == {"ground-truth", "predicted:model.pt"}
+    assert rows["ground-truth"][3:6] == rows["predicted:model.pt"][3:6] == ["bv", "violin", "2"]
+    assert rows["ground-truth"][6] != rows["predicted:model.pt"][6]  # other mels in, other error out
 
 
 def test_evaluate_prints_copy_synthesis_errors(corpus, tmp_path, run_cli):
@@ -126,8 +134,8 @@ def test_evaluate_prints_copy_synthesis_errors(corpus, tmp_path, run_cli):
     code, out, err = run_cli("evaluate", path, "--manifest", corpus, "--split", "validation", "--max-clips", "2")
     assert code == 0, err
     row = next(l for l in out.splitlines() if l.startswith("v2"))
-    steps, corpus_name, instrument, clips, mse, sc, mag = row.split()[1:]
-    assert (steps, corpus_name, instrument, clips) == ("5", "bv", "violin", "2")
+    steps, mels, corpus_name, instrument, clips, mse, sc, mag = row.split()[1:]
+    assert (steps, mels, corpus_name, instrument, clips) == ("5", "ground-truth", "bv", "violin", "2")
     from deepperformer.data.audio_clips import AudioClipDataset
     from deepperformer.train_vocoder import copy_synthesis_errors
 

@@ -24,7 +24,8 @@ class AudioClipDataset(Dataset):
     """Clips with audio of one split (any instrument unless ``instrument`` is given).
 
     Item: dict with ``mel`` ``[T, n_mels]`` float32 (the cached mel, or the acoustic model's
-    prediction when ``mel_dirs`` maps the corpus folder to a folder of ``<recording>.npy``), ``audio``
+    prediction when ``mel_dirs`` maps the corpus folder to a folder of ``<recording>.npy``; recordings
+    of such a corpus without a prediction are left out), ``audio``
     ``[T * hop]`` float32, ``clip_id``. With ``segment_frames``, a random crop of that many frames
     (HiFi-GAN trains on 8192-sample segments); otherwise the whole clip.
     """
@@ -41,6 +42,8 @@ class AudioClipDataset(Dataset):
                 if r.split == split and r.audio and r.mel and instrument in (None, r.instrument):
                     if segment_frames is None or r.end_frame - r.start_frame >= segment_frames:
                         self.rows.append((m.parent, r))
+        if self.mel_dirs:  # predictions exist only for the acoustic model's instrument and performers
+            self.rows = [(root, r) for root, r in self.rows if root not in self.mel_dirs or self.mel_path(root, r).exists()]
         if max_clips is not None and len(self.rows) > max_clips:  # evenly spaced: every recording type stays
             keep = np.linspace(0, len(self.rows) - 1, max_clips).round().astype(int)
             self.rows = [self.rows[i] for i in keep]
