@@ -23,7 +23,7 @@ from deepperformer.data.clips import ClipDataset, collate_clips, performer_vocab
 from deepperformer.errors import DeepPerformerError
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -170,7 +170,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
                 "variant": recipe.get("variant", "full")},
         mel_config=mel_config, performer_vocab=performers, state_dict=task.model.state_dict(),
         provenance={
-            "data": [{"manifest": str(m), "sha256": _sha256(m)} for m in manifests],
+            "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": loader_args["batch_size"],
             "seconds_per_step": sec_per_step and round(sec_per_step, 4), "device": str(trainer.strategy.root_device),

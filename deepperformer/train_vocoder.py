@@ -25,7 +25,7 @@ from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.data.manifest import read_manifest
 from deepperformer.errors import DeepPerformerError
 from deepperformer.models.vocoder import Vocoder, VocoderConfig, multi_resolution_stft
-from deepperformer.train import _sha256, fit_resumably
+from deepperformer.train import file_sha256, fit_resumably
 
 
 def build_vocoder(ckpt: dict) -> Vocoder:
@@ -148,8 +148,11 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
                 "variant": recipe.get("variant", "v2"), "input": "predicted" if acoustic else "ground-truth mels"},
         mel_config=mel_config, performer_vocab=[], state_dict=task.model.state_dict(),
         provenance={
-            "data": [{"manifest": str(m), "sha256": _sha256(m)} for m in manifests],
+            "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],
             "predicted_mels_from": str(acoustic) if acoustic else None, "init_from": str(init) if init else None,
+            # the files behind those paths may be replaced later (shipped checkpoints are): their hashes say which
+            "predicted_mels_from_sha256": file_sha256(Path(acoustic)) if acoustic else None,
+            "init_from_sha256": file_sha256(Path(init)) if init else None,
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": bs, "segment_frames": segment,
             "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),

@@ -113,6 +113,10 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     assert np.load(predicted[0]).shape == cached.shape  # frame-aligned with the real audio
     ckpt = torch.load(ft / "model.pt", weights_only=True)
     assert ckpt["config"]["input"] == "predicted" and ckpt["provenance"]["init_from"].endswith("model.pt")
+    from deepperformer.train import file_sha256
+
+    assert ckpt["provenance"]["init_from_sha256"] == file_sha256(voc / "model.pt")
+    assert ckpt["provenance"]["predicted_mels_from_sha256"] == file_sha256(acoustic / "model.pt")
     # evaluate: the same vocoder on the corpus mels and on the acoustic model's teacher-forced mels
     code, out, err = run_cli("evaluate", ft / "model.pt", "--manifest", corpus, "--split", "validation", "--max-clips", "2",
                              "--predicted-mels-from", acoustic / "model.pt")
