@@ -58,7 +58,7 @@ def load_checkpoint(path: str | Path, stage: str | tuple[str, ...], mel_config: 
         raise DeepPerformerError(path, f"checkpoint format {ckpt['format_version']} is newer than this deepperformer reads ({FORMAT_VERSION}); upgrade")
     allowed = (stage,) if isinstance(stage, str) else tuple(stage)
     if ckpt["stage"] not in allowed:
-        raise DeepPerformerError(path, f"is a {ckpt['stage']} checkpoint, not a {' or '.join(allowed)} checkpoint")
+        raise DeepPerformerError(path, f"is a checkpoint of the {ckpt['stage']} stage, not of the {' or '.join(allowed)} stage")
     if mel_config is not None:
         mel_config.check_compatible(MelConfig.from_dict(ckpt["mel_config"]), path, "this checkpoint")
     return ckpt

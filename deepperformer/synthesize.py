@@ -106,6 +106,9 @@ def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
     trained_for = a_ckpt["config"].get("instrument")
     if trained_for != instrument:
         raise DeepPerformerError(a_path, f"is a {trained_for} model, not a {instrument} one (--instrument {trained_for}?)")
+    voiced = v_ckpt["config"].get("instrument")  # None: a vocoder shared by every instrument
+    if voiced not in (None, instrument):
+        raise DeepPerformerError(v_path, f"is a vocoder for {voiced}, not for {instrument} (give a {instrument} or shared vocoder)")
     return build_acoustic(a_ckpt), a_ckpt, build_vocoder(v_ckpt), v_ckpt
 
 

@@ -122,6 +122,13 @@ def test_bad_inputs_give_one_line_errors(tmp_path, run_cli, tiny_vocoder):
     torch.save(ckpt, other)
     code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", other)
     _one_line_error(code, err, out, "other_mel.pt: this vocoder", "uses another mel configuration (hop_length 200, expected 256)")
+    # a vocoder fine-tuned for the other instrument
+    ckpt = torch.load(tiny_vocoder, weights_only=True)
+    ckpt["config"]["instrument"] = "violin"
+    violin_only = tmp_path / "violin_vocoder.pt"
+    torch.save(ckpt, violin_only)
+    code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", violin_only)
+    _one_line_error(code, err, out, "violin_vocoder.pt: is a vocoder for violin, not for piano")
     # an acoustic model where a vocoder is expected
     code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", SHIPPED_PIANO)
-    _one_line_error(code, err, out, "is a acoustic checkpoint, not a vocoder checkpoint")
+    _one_line_error(code, err, out, "is a checkpoint of the acoustic stage, not of the vocoder stage")

@@ -83,7 +83,7 @@ def test_checkpoint_refusals(tmp_path):
     sd = {"w": torch.zeros(2)}
     export_checkpoint(tmp_path / "a.pt", "acoustic", {"model": {}}, MelConfig(), ["p"], sd, {"steps": 1})
     assert load_checkpoint(tmp_path / "a.pt", "acoustic")["performer_vocab"] == ["p"]
-    with pytest.raises(DeepPerformerError, match="a.pt: is a acoustic checkpoint, not a vocoder checkpoint"):
+    with pytest.raises(DeepPerformerError, match="a.pt: is a checkpoint of the acoustic stage, not of the vocoder stage"):
         load_checkpoint(tmp_path / "a.pt", "vocoder")
     with pytest.raises(DeepPerformerError, match=r"a.pt: this checkpoint uses another mel configuration \(hop_length 256, expected 200\)"):
         load_checkpoint(tmp_path / "a.pt", "acoustic", MelConfig(hop_length=200))
