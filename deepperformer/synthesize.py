@@ -26,10 +26,12 @@ from deepperformer.performance import PERFORMANCE_SUFFIXES, Performance, deadpan
 from deepperformer.score import SCORE_SUFFIXES
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-#: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS.
+#: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS. Violin has its own vocoder, fine-tuned
+#: on its acoustic model's predicted mels: it beats the shared one on that chain. For piano the shared one
+#: was as good as a fine-tuned one (checkpoints/README.md gives the comparison).
 DEFAULTS = {
     "piano": ("acoustic_synthetic_piano.pt", "vocoder_hifigan_v2.pt"),
-    "violin": ("acoustic_bach_violin.pt", "vocoder_hifigan_v2.pt"),
+    "violin": ("acoustic_bach_violin.pt", "vocoder_hifigan_v2_violin.pt"),
 }
 #: Playable MIDI pitches: the piano's 88 keys; the violin from its open G string (G3) up to A7.
 RANGES = {"piano": (21, 108), "violin": (55, 105)}

@@ -124,6 +124,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     except (ValueError, TypeError) as e:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")
+    init_steps = load_checkpoint(Path(init), "vocoder")["provenance"].get("steps") if init else None
     if init and not (run_dir / "ckpt" / "last.ckpt").exists():
         start, ckpt = load_vocoder(Path(init), mel_config)
         if start.config != task.model.config:
@@ -153,6 +154,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             # the files behind those paths may be replaced later (shipped checkpoints are): their hashes say which
             "predicted_mels_from_sha256": file_sha256(Path(acoustic)) if acoustic else None,
             "init_from_sha256": file_sha256(Path(init)) if init else None,
+            "init_from_steps": init_steps,  # steps = this run's steps; the generator has init_from_steps + steps
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": bs, "segment_frames": segment,
             "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),

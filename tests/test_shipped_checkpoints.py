@@ -30,7 +30,7 @@ def test_shipped_checkpoint_is_complete_and_documented(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_shipped_checkpoint_reproduces_its_validation_figure(path):
+def test_shipped_checkpoint_reproduces_its_validation_figure(path, tmp_path):
     from deepperformer.data.clips import ClipDataset
     from deepperformer.evaluate import load_stage_two
     from deepperformer.train import evaluate_mse
@@ -44,8 +44,16 @@ def test_shipped_checkpoint_reproduces_its_validation_figure(path):
         from deepperformer.train_vocoder import copy_synthesis_errors, load_vocoder
 
         model, ckpt = load_vocoder(path)
-        data = ckpt["config"]
-        ds = AudioClipDataset(manifests, "validation", data.get("instrument"), max_clips=ckpt["provenance"]["recipe"]["data"].get("validation_clips"))
+        prov, mel_dirs = ckpt["provenance"], None
+        if prov.get("predicted_mels_from"):  # fine-tuned: validated on that acoustic model's predictions
+            from deepperformer.train import file_sha256
+            from deepperformer.train_vocoder import cache_predicted_mels
+
+            acoustic = Path(__file__).resolve().parents[1] / prov["predicted_mels_from"]
+            assert file_sha256(acoustic) == prov["predicted_mels_from_sha256"], f"{acoustic.name} has changed since"
+            mel_dirs = cache_predicted_mels(acoustic, manifests, tmp_path, splits=("validation",), log=lambda *_: None)
+        ds = AudioClipDataset(manifests, "validation", ckpt["config"].get("instrument"), mel_dirs=mel_dirs,
+                              max_clips=prov["recipe"]["data"].get("validation_clips"))
         m = copy_synthesis_errors(model, ds)
         assert m["logmel_mse"] == pytest.approx(ckpt["provenance"]["metrics"]["validation_copy_synthesis_logmel_mse"], abs=1e-3)
         return

@@ -116,6 +116,7 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     from deepperformer.train import file_sha256
 
     assert ckpt["provenance"]["init_from_sha256"] == file_sha256(voc / "model.pt")
+    assert ckpt["provenance"]["init_from_steps"] == 1
     assert ckpt["provenance"]["predicted_mels_from_sha256"] == file_sha256(acoustic / "model.pt")
     # evaluate: the same vocoder on the corpus mels and on the acoustic model's teacher-forced mels
     code, out, err = run_cli("evaluate", ft / "model.pt", "--manifest", corpus, "--split", "validation", "--max-clips", "2",
