@@ -249,6 +249,12 @@ def cmd_info(a) -> int:
     if prov.get("adversarial_steps") is not None:
         print(f"adversarial steps: {prov['adversarial_steps']} (the rest: generator warm-up)")
     print(f"trained: {prov.get('steps')} steps, batch {prov.get('batch_size')}, {prov.get('seconds_per_step')} s/step on {prov.get('device')}")
+    if prov.get("init_from"):
+        sha = prov.get("init_from_sha256")
+        print(f"fine-tuned from: {prov['init_from']} ({prov.get('init_from_steps', '?')} steps"
+              + (f", sha256 {sha[:12]})" if sha else ")"))
+    if prov.get("predicted_mels_from"):
+        print(f"on the teacher-forced mels of: {prov['predicted_mels_from']}")
     for d in prov.get("data", []):
         print(f"data: {d['manifest']} (sha256 {d['sha256'][:12]}), {prov.get('train_clips')} train / {prov.get('validation_clips')} validation clips")
     for k, v in prov.get("metrics", {}).items():
