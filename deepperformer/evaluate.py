@@ -106,10 +106,10 @@ def evaluate_vocoders(paths: list[Path], manifests: list[Path], split: str, max_
 
 def format_vocoder_table(rows: list[dict], split: str) -> str:
     lines = [f"copy synthesis ({split} split): log-mel MSE and multi-resolution STFT distance between real and vocoded audio",
-             f"{'vocoder':<22}{'steps':>8}  {'mels':<36}{'corpus':<14}{'instrument':<11}{'clips':>6}{'log-mel MSE':>13}{'STFT SC':>9}"
+             f"{'vocoder':<22}{'steps':>8}  {'mels':<40} {'corpus':<14}{'instrument':<11}{'clips':>6}{'log-mel MSE':>13}{'STFT SC':>9}"
              f"{'STFT mag':>10}"]
     for r in rows:
-        lines.append(f"{r['variant']:<22}{str(r['steps']):>8}  {r.get('mels', 'ground-truth'):<36}{r['corpus']:<14}{r['instrument']:<11}"
+        lines.append(f"{r['variant']:<22}{str(r['steps']):>8}  {r.get('mels', 'ground-truth'):<40} {r['corpus']:<14}{r['instrument']:<11}"
                      f"{r['clips']:>6}{r['logmel_mse']:>13.4f}{r['stft_sc']:>9.3f}{r['stft_mag']:>10.3f}")
     return "\n".join(lines)
 
