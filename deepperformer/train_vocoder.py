@@ -124,13 +124,13 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     except (ValueError, TypeError) as e:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")
-    init_steps = load_checkpoint(Path(init), "vocoder")["provenance"].get("steps") if init else None
-    if init and not (run_dir / "ckpt" / "last.ckpt").exists():
-        start, ckpt = load_vocoder(Path(init), mel_config)
-        if start.config != task.model.config:
+    init_ckpt = load_checkpoint(Path(init), "vocoder", mel_config) if init else None  # read once: weights and provenance
+    init_steps = init_ckpt["provenance"].get("steps") if init else None
+    if init and not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its weights in last.ckpt
+        if VocoderConfig.from_dict(init_ckpt["config"]["model"]) != task.model.config:
             raise DeepPerformerError(init, "its generator sizes differ from the recipe's model section")
-        task.model.load_state_dict(ckpt["state_dict"])
-        log(f"generator initialised from {init} ({ckpt['provenance'].get('steps')} steps)")
+        task.model.load_state_dict(init_ckpt["state_dict"])
+        log(f"generator initialised from {init} ({init_steps} steps)")
 
     workers = int(data.get("num_workers", 0))
     bs = int(data.get("batch_size", 16))

@@ -57,6 +57,11 @@ def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
     assert code == 0, err
     ckpt = torch.load(run / "model.pt", weights_only=True)
     assert ckpt["provenance"]["steps"] == 6
+    import json
+
+    # one timing record per start, kept up to date at every checkpoint (steps 2, 4, then the end)
+    starts = [(r["start_step"], r["end_step"]) for r in json.loads((run / "timing.json").read_text())]
+    assert starts == [(0, 4), (4, 6)]
     recorded = ckpt["provenance"]["metrics"]["validation_logmel_mse"]
     code, out, err = run_cli("evaluate", run / "model.pt", "--manifest", corpus, "--split", "validation")
     assert code == 0, err
@@ -64,6 +69,19 @@ def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
     assert float(line.split()[4]) == pytest.approx(recorded, abs=1e-4)  # the shipped figure reproduces
     code, out, err = run_cli("info", run / "model.pt")
     assert code == 0 and "acoustic model (full)" in out and "trained: 6 steps" in out and f"validation_logmel_mse: {recorded}" in out
+
+
+def test_timing_of_a_stopped_start_survives_to_its_last_checkpoint(tmp_path):
+    import json
+
+    from deepperformer.train import record_timing
+
+    record_timing(tmp_path, 0, 200, 100.0)  # at the checkpoint of step 200
+    record_timing(tmp_path, 0, 400, 210.0)  # at step 400; then the process is killed
+    assert record_timing(tmp_path, 400, 400, 3.0) == pytest.approx(210.0 / 400)  # an export-only start adds nothing
+    assert record_timing(tmp_path, 400, 600, 90.0) == pytest.approx(300.0 / 600)  # the resumed start
+    assert json.loads((tmp_path / "timing.json").read_text()) == [
+        {"start_step": 0, "end_step": 400, "seconds": 210.0}, {"start_step": 400, "end_step": 600, "seconds": 90.0}]
 
 
 def test_baseline_trains_and_evaluates_beside_the_acoustic_model(corpus, tmp_path, run_cli):

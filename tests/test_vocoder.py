@@ -117,9 +117,9 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
 
     assert ckpt["provenance"]["init_from_sha256"] == file_sha256(voc / "model.pt")
     assert ckpt["provenance"]["init_from_steps"] == 1
+    assert ckpt["provenance"]["predicted_mels_from_sha256"] == file_sha256(acoustic / "model.pt")
     code, out, err = run_cli("info", ft / "model.pt")
     assert code == 0 and "fine-tuned from:" in out and "(1 steps, sha256" in out and "teacher-forced mels of:" in out, out
-    assert ckpt["provenance"]["predicted_mels_from_sha256"] == file_sha256(acoustic / "model.pt")
     # evaluate: the same vocoder on the corpus mels and on the acoustic model's teacher-forced mels
     code, out, err = run_cli("evaluate", ft / "model.pt", "--manifest", corpus, "--split", "validation", "--max-clips", "2",
                              "--predicted-mels-from", acoustic / "model.pt")
