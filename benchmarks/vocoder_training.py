@@ -1,11 +1,13 @@
-"""Vocoder training speed on this machine: seconds per generator step in the warm-up phase (mel L1 +
-multi-resolution STFT) and in the adversarial phase (plus SpeechBrain's multi-period and multi-scale
-discriminators), through the real training task (`deepperformer/tasks/vocoder.py`) and Lightning.
+"""Vocoder training speed on this machine: seconds per training step in the warm-up phase (mel L1 +
+multi-resolution STFT, generator only) and in the adversarial phase with each discriminator set of
+`deepperformer/models/discriminators.py`, through the real training task
+(`deepperformer/tasks/vocoder.py`) and Lightning, in fp32 and with bf16 autocast.
 
-It says what the adversarial phase costs where only a CPU is at hand. Reference measured in the same
-run: the log-mel of one batch of audio, so the figures compare across machines as ratios.
+It says what each adversarial recipe costs where only a CPU is at hand. Reference measured in the same
+run: the generator-only step in fp32, so the figures compare across machines as ratios.
 
-    .venv/bin/python benchmarks/vocoder_training.py [--variant v2] [--batch-size 8] [--steps 3] [--threads N]
+    .venv/bin/python benchmarks/vocoder_training.py [--variant v2] [--batch-size 8] [--segment-frames 32]
+        [--steps 3] [--threads N] [--sets warmup,quarter-mpd,...] [--bf16]
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from deepperformer.audio import LogMel, MelConfig
+from deepperformer.audio import MelConfig
 from deepperformer.data.audio_clips import collate_audio
 from deepperformer.models.vocoder import VocoderConfig
 
@@ -52,11 +54,28 @@ class StepTimer(L.Callback):
         self.times.append(time.perf_counter() - self._t)
 
 
-def seconds_per_step(variant: str, batch_size: int, segment_frames: int, steps: int, adversarial: bool) -> float:
+#: Discriminator sets (a recipe's `discriminator` section); None = the generator-only warm-up.
+MRD = [[512, 128, 512], [1024, 256, 1024], [2048, 512, 2048]]
+SETS = {
+    "warmup": None,
+    "mpd+msd": dict(mpd_width=1.0, msd=True),
+    "mpd": dict(mpd_width=1.0, msd=False),
+    "msd": dict(mpd_periods=[], msd=True),
+    "half-mpd": dict(mpd_width=0.5, msd=False),
+    "quarter-mpd": dict(mpd_width=0.25, msd=False),
+    "mrd": dict(mpd_periods=[], msd=False, mrd_resolutions=MRD),
+    "quarter-mpd+mrd": dict(mpd_width=0.25, msd=False, mrd_resolutions=MRD),
+    "quarter-mpd+mrd16": dict(mpd_width=0.25, msd=False, mrd_resolutions=MRD, mrd_channels=16),
+}
+
+
+def seconds_per_step(variant: str, batch_size: int, segment_frames: int, steps: int, discriminator: dict | None,
+                     bf16: bool = False) -> float:
     from deepperformer.tasks.vocoder import VocoderTask
 
     cfg = VocoderConfig.variant(variant)
-    task = VocoderTask(cfg.to_dict(), adversarial_start=0 if adversarial else 10**9)
+    task = VocoderTask(cfg.to_dict(), adversarial_start=10**9 if discriminator is None else 0,
+                       discriminator=discriminator, autocast_bf16=bf16)
     loader = DataLoader(NoiseClips(batch_size * (steps + 1), segment_frames, cfg.hop_length), batch_size=batch_size,
                         collate_fn=collate_audio)
     timer = StepTimer()
@@ -73,25 +92,20 @@ def main() -> None:
     ap.add_argument("--segment-frames", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--sets", default="warmup,quarter-mpd,quarter-mpd+mrd16,mpd+msd", help=f"comma-separated, of {', '.join(SETS)}")
+    ap.add_argument("--bf16", action="store_true", help="also time each set with bf16 autocast")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # a benchmark prints its figures only
-    cfg = MelConfig()
-    audio = 0.1 * torch.randn(a.batch_size, a.segment_frames * cfg.hop_length)
-    log_mel = LogMel(cfg)
-    t = time.perf_counter()
-    for _ in range(10):
-        log_mel(audio)
-    ref = (time.perf_counter() - t) / 10
-    warm = seconds_per_step(a.variant, a.batch_size, a.segment_frames, a.steps, adversarial=False)
-    adv = seconds_per_step(a.variant, a.batch_size, a.segment_frames, a.steps, adversarial=True)
-    print(f"HiFi-GAN {a.variant}, batch {a.batch_size} x {a.segment_frames * cfg.hop_length} samples, {a.threads} thread(s)")
-    print(f"reference: log-mel of the batch            {ref * 1000:9.1f} ms")
-    print(f"warm-up step (generator, mel + MR-STFT)   {warm:9.2f} s   {warm / ref:9.0f} x reference")
-    print(f"adversarial step (+ MPD/MSD, both steps)  {adv:9.2f} s   {adv / ref:9.0f} x reference")
-    print(f"adversarial / warm-up                     {adv / warm:9.1f} x")
-    print(f"100k adversarial steps at this speed: {adv * 1e5 / 86400:.1f} days")
+    hop = MelConfig().hop_length
+    print(f"HiFi-GAN {a.variant}, batch {a.batch_size} x {a.segment_frames * hop} samples, {a.threads} thread(s)")
+    ref = seconds_per_step(a.variant, a.batch_size, a.segment_frames, a.steps, None)
+    print(f"{'set':20s} {'precision':9s} {'s/step':>8s} {'x warm-up fp32':>15s}")
+    for name in a.sets.split(","):
+        for bf16 in (False, True) if a.bf16 else (False,):
+            t = ref if name == "warmup" and not bf16 else seconds_per_step(a.variant, a.batch_size, a.segment_frames, a.steps, SETS[name], bf16)
+            print(f"{name:20s} {'bf16' if bf16 else 'fp32':9s} {t:8.2f} {t / ref:15.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from deepperformer.atomic import atomic_path
 from deepperformer.configs import ConfigMixin
 from deepperformer.errors import DeepPerformerError, require_file
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".opus", ".ogg")
+#: What soundfile (libsndfile) decodes and we read.
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".opus", ".ogg", ".aif", ".aiff", ".au", ".caf", ".w64")
 
 
 @dataclass(frozen=True)

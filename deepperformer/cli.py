@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--accelerator", help="cpu | gpu | auto")
 
     ev = sub.add_parser("evaluate", help="log-mel MSE table of acoustic/baseline checkpoints; copy synthesis of vocoders; piano note F1")
-    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported checkpoints (acoustic, baseline, vocoder)")
+    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported checkpoints (acoustic, baseline, vocoder; griffin-lim)")
     ev.add_argument("--manifest", type=Path, action="append", required=True, help="prepared manifest.csv (repeatable)")
     ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
     ev.add_argument("--batch-size", type=int, default=16)
@@ -82,8 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="vocoders: also vocode this acoustic model's teacher-forced mels of the split (repeatable)")
     ev.add_argument("--note-f1", action="store_true",
                     help="also transcribe (Transkun) the synthesis of one piano acoustic model + one vocoder and the corpus audio")
+    ev.add_argument("--quality", action="store_true",
+                    help="the quality table: original, FluidSynth, Griffin-Lim and each vocoder's copy synthesis, each acoustic "
+                         "model + vocoder chain; log-mel MSE, MR-STFT, piano note F1, violin pitch accuracy, frame-rate comb")
+    ev.add_argument("--excerpts", type=int, default=4, help="--quality: excerpts per corpus and instrument (default 4)")
+    ev.add_argument("--report", type=Path, help="--quality: also write the per-excerpt rows as CSV and the table as markdown (REPORT.md)")
     ev.add_argument("--max-recordings", type=int, default=8, help="--note-f1: recordings (evenly spaced, default 8)")
-    ev.add_argument("--seconds", type=float, default=30.0, help="--note-f1: seconds from the start of each (default 30)")
+    ev.add_argument("--seconds", type=float, default=20.0, help="--note-f1, --quality: seconds per excerpt (default 20)")
 
     sy = sub.add_parser("synthesize", help="score or performance -> WAV with the shipped (or given) acoustic model and vocoder")
     sy.add_argument("input", type=Path, help="a score (MusicXML, MXL, MEI, kern; MIDI with --tempo) or a performance (MIDI, match, note CSV)")
@@ -94,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="score repeats (default: all taken)")
     sy.add_argument("--seed", type=int, default=0, help="random seed (for the stochastic renderer; the current stages are deterministic)")
     sy.add_argument("--acoustic", type=Path, help="acoustic-model checkpoint (default: the shipped one for the instrument)")
-    sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint (default: the shipped one)")
+    sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint, or griffin-lim (default: the shipped one)")
     sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
+
+    vc = sub.add_parser("vocode", help="copy synthesis of a recording: audio -> log-mel -> vocoder -> WAV")
+    vc.add_argument("audio", type=Path, help="a recording (wav, flac, mp3, opus, ogg, aiff; any sample rate)")
+    vc.add_argument("-o", "--out", type=Path, required=True, help="output .wav or .flac")
+    vc.add_argument("--vocoder", help="vocoder checkpoint, or griffin-lim (default: the shipped shared vocoder)")
+    vc.add_argument("--png", action="store_true", help="also write the original and vocoded mels as OUT.png")
 
     pf = sub.add_parser("performers", help="the performers each acoustic model can play as")
     pf.add_argument("--instrument", choices=("piano", "violin"), help="only this instrument's shipped model")
@@ -200,9 +211,22 @@ def cmd_evaluate(a) -> int:
     from deepperformer.evaluate import (evaluate_checkpoints, evaluate_vocoders, format_f1_table, format_table,
                                         format_vocoder_table, note_f1)
 
-    stages = {p: load_checkpoint(p, ("acoustic", "baseline", "vocoder"))["stage"] for p in a.checkpoints}
+    from deepperformer.models.griffin_lim import NAME as GRIFFIN_LIM
+
+    stages = {p: "vocoder" if str(p) == GRIFFIN_LIM else load_checkpoint(p, ("acoustic", "baseline", "vocoder"))["stage"]
+              for p in a.checkpoints}
     stage_two = [p for p in a.checkpoints if stages[p] != "vocoder"]
     vocoders = [p for p in a.checkpoints if stages[p] == "vocoder"]
+    if a.quality:
+        from deepperformer.quality import format_quality_table, quality_rows, summarize, write_report
+
+        acoustic = [p for p in stage_two if stages[p] == "acoustic"]
+        rows = quality_rows(vocoders, acoustic, a.manifest, a.split, a.excerpts, a.seconds)
+        table = format_quality_table(summarize(rows), a.split, a.seconds)
+        print(table)
+        if a.report:
+            write_report(a.report, rows, table)
+        return 0
     if stage_two:
         print(format_table(evaluate_checkpoints(stage_two, a.manifest, a.split, a.batch_size), a.split))
     if vocoders:
@@ -220,6 +244,13 @@ def cmd_synthesize(a) -> int:
 
     synthesize(a.input, a.out, a.instrument, performer=a.performer, tempo=a.tempo, acoustic=a.acoustic, vocoder=a.vocoder,
                seed=a.seed, mel_png=a.png, unfold=a.unfold)
+    return 0
+
+
+def cmd_vocode(a) -> int:
+    from deepperformer.vocode import vocode_file
+
+    vocode_file(a.audio, a.out, a.vocoder, png=a.png)
     return 0
 
 
@@ -262,7 +293,7 @@ def cmd_info(a) -> int:
     return 0
 
 
-COMMANDS = {"synthesize": cmd_synthesize, "performers": cmd_performers, "info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
+COMMANDS = {"synthesize": cmd_synthesize, "vocode": cmd_vocode, "performers": cmd_performers, "info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate, "prepare": cmd_prepare, "render": cmd_render, "check-scores": cmd_check_scores, "datasets": cmd_datasets}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,8 @@ def save_mel_with_notes(mel: np.ndarray, perf: Performance, path: str | Path, fr
     plt.close(fig)
 
 
-def save_mel_comparison(target: np.ndarray, predicted: np.ndarray, path: str | Path, title: str = "") -> None:
+def save_mel_comparison(target: np.ndarray, predicted: np.ndarray, path: str | Path, title: str = "",
+                        labels: tuple[str, str] = ("target", "predicted")) -> None:
     """Target above predicted log-mel (``[T, n_mels]`` each), same colour scale, as a PNG."""
     import matplotlib
 
@@ -75,7 +76,7 @@ def save_mel_comparison(target: np.ndarray, predicted: np.ndarray, path: str | P
 
     lo, hi = float(min(target.min(), predicted.min())), float(max(target.max(), predicted.max()))
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), dpi=100, sharex=True)
-    for ax, m, name in zip(axes, (target, predicted), ("target", "predicted")):
+    for ax, m, name in zip(axes, (target, predicted), labels):
         im = ax.imshow(m.T, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi)
         ax.set_ylabel(f"{name}\nmel bin")
     axes[0].set_title(title)

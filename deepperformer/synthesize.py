@@ -95,12 +95,19 @@ def default_checkpoint(instrument: str, which: int) -> Path:
 def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
     """(acoustic model, its checkpoint, vocoder, its checkpoint), checked against each other."""
     from deepperformer.evaluate import build_acoustic
+    from deepperformer.models.griffin_lim import NAME as GRIFFIN_LIM
+    from deepperformer.models.griffin_lim import GriffinLimVocoder, griffin_lim_checkpoint
     from deepperformer.train_vocoder import build_vocoder
 
     a_path = acoustic or default_checkpoint(instrument, 0)
     v_path = vocoder or default_checkpoint(instrument, 1)
     a_ckpt = load_checkpoint(a_path, "acoustic")
-    v_ckpt = load_checkpoint(v_path, "vocoder")
+    if str(v_path) == GRIFFIN_LIM:  # made for the acoustic model's own mel configuration
+        mel_config = MelConfig.from_dict(a_ckpt["mel_config"])
+        v_ckpt, voc = griffin_lim_checkpoint(mel_config), GriffinLimVocoder(mel_config)
+    else:
+        v_ckpt = load_checkpoint(v_path, "vocoder")
+        voc = None
     # the pair first (the clearer message), then the pair against this version's mel definition
     MelConfig.from_dict(a_ckpt["mel_config"]).check_compatible(MelConfig.from_dict(v_ckpt["mel_config"]), v_path,
                                                                 f"this vocoder (the acoustic model {a_path.name} uses the other)")
@@ -111,7 +118,7 @@ def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
     voiced = v_ckpt["config"].get("instrument")  # None: a vocoder shared by every instrument
     if voiced not in (None, instrument):
         raise DeepPerformerError(v_path, f"is a vocoder for {voiced}, not for {instrument} (give a {instrument} or shared vocoder)")
-    return build_acoustic(a_ckpt), a_ckpt, build_vocoder(v_ckpt), v_ckpt
+    return build_acoustic(a_ckpt), a_ckpt, voc or build_vocoder(v_ckpt), v_ckpt
 
 
 def performer_index(ckpt: dict, name: str | None, path: str) -> tuple[int, str]:

@@ -100,7 +100,7 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
         strategy="ddp" if multi else "auto", precision=tr.get("precision", "32-true"),
         val_check_interval=int(tr.get("val_every_steps", 500)), check_val_every_n_epoch=None,  # counts steps across epochs
         callbacks=[ckpt_cb, _timing_callback(run_dir, start_step, t0)], logger=CSVLogger(run_dir, name="logs"),
-        gradient_clip_val=grad_clip, log_every_n_steps=10, enable_model_summary=False,
+        gradient_clip_val=grad_clip, log_every_n_steps=int(tr.get("log_every_steps", 10)), enable_model_summary=False,
         num_sanity_val_steps=0,
     )
     trainer.fit(task, train_loader, val_loader, ckpt_path=resume)

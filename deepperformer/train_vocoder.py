@@ -35,8 +35,13 @@ def build_vocoder(ckpt: dict) -> Vocoder:
     return model.eval()
 
 
-def load_vocoder(path: Path, mel_config: MelConfig = MelConfig()) -> tuple[Vocoder, dict]:
-    """An exported vocoder, ready for inference, and its checkpoint dict."""
+def load_vocoder(path: Path | str, mel_config: MelConfig = MelConfig()) -> tuple[torch.nn.Module, dict]:
+    """An exported vocoder, ready for inference, and its checkpoint dict; ``griffin-lim`` (the
+    name, not a file) gives the classical vocoder and a checkpoint-like dict that describes it."""
+    from deepperformer.models import griffin_lim
+
+    if str(path) == griffin_lim.NAME:
+        return griffin_lim.GriffinLimVocoder(mel_config), griffin_lim.griffin_lim_checkpoint(mel_config)
     ckpt = load_checkpoint(path, "vocoder", mel_config)
     return build_vocoder(ckpt), ckpt
 
@@ -120,7 +125,8 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     model_cfg = recipe["model"]
     try:
         VocoderConfig.from_dict(model_cfg).validate(mel_config)
-        task = VocoderTask(model_cfg, png_dir=str(run_dir / "mels"), wav_dir=str(run_dir / "wavs"), **optim)
+        task = VocoderTask(model_cfg, discriminator=recipe.get("discriminator"), png_dir=str(run_dir / "mels"),
+                          wav_dir=str(run_dir / "wavs"), **optim)
     except (ValueError, TypeError) as e:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")

@@ -86,6 +86,25 @@ def test_performance_input_keeps_its_timing(tmp_path, run_cli, tiny_vocoder):
     assert sf.info(out).duration == pytest.approx(8.0 + 0.5, abs=0.1)  # as played, plus the tail
 
 
+def test_griffin_lim_vocodes_the_chain(tmp_path, run_cli):
+    """--vocoder griffin-lim: the shipped acoustic model's mel, inverted without a neural vocoder;
+    the audio's mel is near the requested one."""
+    out = tmp_path / "gl.wav"
+    code, stdout, err = run_cli("synthesize", EXAMPLES / "minuet_in_g_violin.krn", "-o", out, "--instrument", "violin",
+                                "--tempo", "240", "--vocoder", "griffin-lim")
+    assert code == 0, err
+    assert sf.info(out).duration == pytest.approx(12.5, abs=0.1)
+    from deepperformer.evaluate import load_acoustic
+    from deepperformer.inference import predict_mel
+    from deepperformer.synthesize import conditioning_tempo, load_input
+
+    model, ckpt = load_acoustic(SHIPPED_VIOLIN)
+    r = load_input(EXAMPLES / "minuet_in_g_violin.krn", 240.0)
+    pred = predict_mel(model, r.performance, 0, conditioning_tempo(model, ckpt, r.tempo_qpm))
+    got = log_mel(load_audio(out, 16000), MelConfig())[: len(pred)]
+    assert float(np.mean((got - pred) ** 2)) < 0.5 * float(np.mean((got[40:] - pred[:-40]) ** 2))
+
+
 def test_performers_lists_the_shipped_models(run_cli):
     code, out, err = run_cli("performers")
     assert code == 0, err

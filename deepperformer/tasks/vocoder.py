@@ -3,9 +3,12 @@
 Phase 1 (steps < ``adversarial_start``): the generator alone learns from reconstruction losses,
 HiFi-GAN's mel L1 plus Parallel WaveGAN's multi-resolution STFT loss. This is the phase a CPU can
 afford (no discriminators to run) and it already gives intelligible audio.
-Phase 2: SpeechBrain's multi-period + multi-scale discriminators and its losses (least-squares
-adversarial, feature matching) join, with the mel L1 kept (weights of SpeechBrain's HiFi-GAN recipe:
-adversarial 1, feature matching 10, mel 45).
+Phase 2: the discriminators of the recipe's ``discriminator`` section (HiFi-GAN's MPD + MSD by
+default, lighter sets for CPUs: :mod:`deepperformer.models.discriminators`) join with SpeechBrain's
+least-squares adversarial losses and feature matching, the mel L1 kept. Weights as the HiFi-GAN paper:
+adversarial 1 per sub-discriminator, feature matching 2 summed over every layer, mel 45.
+SpeechBrain's ``MelganFeatureLoss`` averages over the layers where the paper sums, so its value is
+multiplied by the number of feature maps here (``feature_weight`` keeps the paper's meaning).
 
 ``trainer.global_step`` counts generator steps: the discriminator's optimizer is stepped directly,
 so ``max_steps`` and ``adversarial_start`` mean the same thing in both phases.
@@ -23,24 +26,28 @@ import torch
 from torchmetrics import MeanMetric, SumMetric
 
 from deepperformer.audio import LogMel, MelConfig
-from deepperformer.models.vocoder import Vocoder, VocoderConfig, multi_resolution_stft
+from deepperformer.models.discriminators import DiscriminatorConfig, Discriminators
+from deepperformer.models.vocoder import LOSS_STFT_RESOLUTIONS, Vocoder, VocoderConfig, multi_resolution_stft
 
 
 class VocoderTask(L.LightningModule):
     def __init__(self, model: dict, lr: float = 2e-4, betas: tuple[float, float] = (0.8, 0.99), lr_decay: float = 0.999,
                  lr_decay_every: int = 1000, adversarial_start: int = 0, mel_weight: float = 45.0, stft_weight: float = 20.0,
-                 feature_weight: float = 10.0, adversarial_weight: float = 1.0, grad_clip: float = 100.0,
+                 feature_weight: float = 2.0, adversarial_weight: float = 1.0, grad_clip: float = 100.0,
+                 discriminator: dict | None = None, stft_resolutions: list | None = None, autocast_bf16: bool = False,
                  png_dir: str | None = None, wav_dir: str | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        from speechbrain.lobes.models.HifiGAN import (DiscriminatorLoss, GeneratorLoss, HifiganDiscriminator,
-                                                      MelganFeatureLoss, MSEDLoss, MSEGLoss)
+        from speechbrain.lobes.models.HifiGAN import DiscriminatorLoss, GeneratorLoss, MelganFeatureLoss, MSEDLoss, MSEGLoss
 
         self.model = Vocoder(VocoderConfig.from_dict(model))
-        self.discriminator = HifiganDiscriminator()
+        self.discriminator = Discriminators(DiscriminatorConfig.from_dict(discriminator or {}))
+        # MelganFeatureLoss averages over the layers; the paper sums them: scale by their number
+        fm_weight = feature_weight * self.discriminator.n_feature_maps()
         self.g_adv_loss = GeneratorLoss(mseg_loss=MSEGLoss(), mseg_loss_weight=adversarial_weight,
-                                        feat_match_loss=MelganFeatureLoss(), feat_match_loss_weight=feature_weight)
+                                        feat_match_loss=MelganFeatureLoss(), feat_match_loss_weight=fm_weight)
+        self.stft_resolutions = tuple(tuple(r) for r in (stft_resolutions or LOSS_STFT_RESOLUTIONS))
         self.d_loss = DiscriminatorLoss(msed_loss=MSEDLoss())
         self.log_mel = LogMel(MelConfig())
         self.val_sse, self.val_count = SumMetric(nan_strategy="disable"), SumMetric(nan_strategy="disable")
@@ -50,22 +57,39 @@ class VocoderTask(L.LightningModule):
     def reconstruction_loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """mel_weight * mel L1 + stft_weight * (spectral convergence + log-STFT L1); y_hat, y ``[B, S]``."""
         mel_l1 = (self.log_mel(y_hat) - self.log_mel(y)).abs().mean()
-        sc, mag = multi_resolution_stft(y_hat, y)
+        sc, mag = multi_resolution_stft(y_hat, y, self.stft_resolutions)
         h = self.hparams
         return h.mel_weight * mel_l1 + h.stft_weight * (sc + mag), {"mel_l1": mel_l1, "stft_sc": sc, "stft_mag": mag}
+
+    def autocast(self):
+        """bf16 autocast of the discriminators on the CPU when the recipe asks for it (AVX-512 BF16
+        hardware), else a no-op. Only the discriminators: they are most of an adversarial step's cost,
+        and the generator gains nothing from it (benchmarks/vocoder_training.py)."""
+        enabled = self.hparams.autocast_bf16 and self.device.type == "cpu"
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+    def discriminate(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[list, list, list, list]:
+        """(scores real, scores fake, features real, features fake) of audio ``[B, S]``, in one pass
+        of the discriminators over ``[2B, 1, S]`` (one larger batch runs faster than two)."""
+        with self.autocast():
+            scores, feats = self.discriminator(torch.cat([real, fake])[:, None])
+        b = real.shape[0]
+        s_real, s_fake = [s[:b].float() for s in scores], [s[b:].float() for s in scores]
+        f_real = [[t[:b].float() for t in f] for f in feats]
+        f_fake = [[t[b:].float() for t in f] for f in feats]
+        return s_real, s_fake, f_real, f_fake
 
     def training_step(self, batch, batch_idx):
         mel, audio, _, _ = batch
         h = self.hparams
         opt_g, opt_d = self.optimizers()
         sch_g, sch_d = self.lr_schedulers()
-        y_hat = self.model(mel)  # [B, S]
+        y_hat = self.model(mel)  # [B, S], in fp32: bf16 audio would carry quantisation noise at -50 dB
         adversarial = self.global_step >= h.adversarial_start
         logs = {}
         if adversarial:
-            scores_fake, _ = self.discriminator(y_hat.detach()[:, None])
-            scores_real, _ = self.discriminator(audio[:, None])
-            d_loss = self.d_loss(scores_fake, scores_real)["D_loss"]
+            s_real, s_fake, _, _ = self.discriminate(audio, y_hat.detach())
+            d_loss = self.d_loss(s_fake, s_real)["D_loss"]
             opt_d.zero_grad()
             self.manual_backward(d_loss)
             self.clip_gradients(opt_d, gradient_clip_val=h.grad_clip, gradient_clip_algorithm="norm")
@@ -74,12 +98,15 @@ class VocoderTask(L.LightningModule):
             logs["train/d_loss"] = d_loss
         g_loss, parts = self.reconstruction_loss(y_hat, audio)
         if adversarial:
-            scores_fake, feats_fake = self.discriminator(y_hat[:, None])
-            with torch.no_grad():
-                _, feats_real = self.discriminator(audio[:, None])
-            adv = self.g_adv_loss(None, scores_fake=scores_fake, feats_fake=feats_fake, feats_real=feats_real)
+            # the generator's step needs gradients through the discriminator, not of its weights
+            self.discriminator.requires_grad_(False)
+            _, s_fake, f_real, f_fake = self.discriminate(audio, y_hat)
+            f_real = [[t.detach() for t in f] for f in f_real]
+            adv = self.g_adv_loss(None, scores_fake=s_fake, feats_fake=f_fake, feats_real=f_real)
+            self.discriminator.requires_grad_(True)
             g_loss = g_loss + adv["G_adv_loss"]
             logs["train/g_adv"] = adv["G_adv_loss"]
+            logs["train/g_fm"] = adv["G_feat_match_loss"]
         opt_g.zero_grad()
         self.manual_backward(g_loss)
         self.clip_gradients(opt_g, gradient_clip_val=h.grad_clip, gradient_clip_algorithm="norm")

@@ -1,0 +1,54 @@
+"""The quality table's measures: frame-rate comb, pYIN pitch accuracy, and the table on fixtures."""
+
+import numpy as np
+import pytest
+
+from deepperformer.quality import frame_rate_comb, pitch_metrics
+
+SR = 16000
+
+
+def test_frame_rate_comb_finds_a_comb_at_multiples_of_the_hop_rate():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.02, SR * 4)
+    pulses = np.zeros_like(noise)
+    pulses[::256] = 0.5  # a pattern repeating every hop: partials at k * 62.5 Hz
+    clean = frame_rate_comb(noise)
+    combed = frame_rate_comb(noise + pulses)
+    assert 0.5 < clean < 2.0 and combed > 5 * clean
+    # a comb at another spacing is not counted
+    other = np.zeros_like(noise)
+    other[::300] = 0.5
+    assert frame_rate_comb(noise + other) < 3 * clean
+
+
+def test_pitch_metrics_score_a_tone_against_its_note():
+    t = np.arange(SR * 2) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 440.0 * t) + 0.1 * np.sin(2 * np.pi * 880.0 * t)).astype(np.float32)
+    tone[SR:] = 0.0  # one second of A4, then silence
+    right = pitch_metrics(tone, np.array([[0.0, 1.0, 69.0]]), SR)
+    assert right["raw_pitch_accuracy"] > 0.9 and right["voicing_recall"] > 0.8
+    wrong = pitch_metrics(tone, np.array([[0.0, 1.0, 72.0]]), SR)  # C5: 3 semitones off
+    assert wrong["raw_pitch_accuracy"] < 0.1
+    # a double stop: right if either note matches
+    both = pitch_metrics(tone, np.array([[0.0, 1.0, 62.0], [0.0, 1.0, 69.0]]), SR)
+    assert both["raw_pitch_accuracy"] > 0.9
+
+
+def test_quality_table_on_the_fixture_corpus(corpus, tmp_path):
+    import shutil
+
+    from deepperformer.quality import format_quality_table, quality_rows, summarize, write_report
+
+    fluidsynth = shutil.which("fluidsynth") is not None
+    rows = quality_rows([], [], [corpus], split="test", count=2, seconds=3.0, fluidsynth=fluidsynth, progress=False)
+    systems = {r["system"] for r in rows}
+    assert {"original", "griffin-lim copy"} <= systems and ("fluidsynth" in systems) == fluidsynth
+    original = [r for r in rows if r["system"] == "original"]
+    assert len(original) == 2 and all(r["logmel_mse"] == 0 and r["comb_ratio"] == pytest.approx(1.0) for r in original)
+    gl = [r for r in rows if r["system"] == "griffin-lim copy"]
+    assert all(0 < r["logmel_mse"] < 1.5 and 0 <= r["raw_pitch_accuracy"] <= 1 for r in gl)
+    table = format_quality_table(summarize(rows), "test", 3.0)
+    assert "| griffin-lim copy |" in table and "raw pitch acc." in table and "note F1" not in table
+    write_report(tmp_path / "q", rows, table)
+    assert (tmp_path / "q.csv").read_text().count("\n") == len(rows) + 1 and (tmp_path / "q.md").exists()
