@@ -6,8 +6,8 @@ multi-resolution STFT, generator only) and in the adversarial phase with each di
 It says what each adversarial recipe costs where only a CPU is at hand. Reference measured in the same
 run: the generator-only step in fp32, so the figures compare across machines as ratios.
 
-    .venv/bin/python benchmarks/vocoder_training.py [--variant v2] [--batch-size 8] [--segment-frames 32]
-        [--steps 3] [--threads N] [--sets warmup,quarter-mpd,...] [--bf16]
+    .venv/bin/python benchmarks/vocoder_training.py [--generators v2,vocos-cpu] [--batch-size 8]
+        [--segment-frames 32] [--steps 3] [--threads N] [--sets warmup,quarter-mpd,...] [--bf16] [--compile]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from deepperformer.audio import MelConfig
 from deepperformer.data.audio_clips import collate_audio
 from deepperformer.models.vocoder import VocoderConfig
+from deepperformer.models.vocos import VocosConfig
 
 
 class NoiseClips(Dataset):
@@ -69,43 +70,60 @@ SETS = {
 }
 
 
-def seconds_per_step(variant: str, batch_size: int, segment_frames: int, steps: int, discriminator: dict | None,
-                     bf16: bool = False) -> float:
+#: Generators: HiFi-GAN's sizes and the Vocos-style model of recipes/vocoder/vocos*.yaml.
+GENERATORS = {
+    "v1": lambda: VocoderConfig.variant("v1"), "v2": lambda: VocoderConfig.variant("v2"), "v3": lambda: VocoderConfig.variant("v3"),
+    "vocos": lambda: VocosConfig(), "vocos-cpu": lambda: VocosConfig(dim=384, intermediate_dim=1152),
+}
+
+
+def seconds_per_step(generator: str, batch_size: int, segment_frames: int, steps: int, discriminator: dict | None,
+                     bf16: bool = False, compile: bool = False) -> float:
     from deepperformer.tasks.vocoder import VocoderTask
 
-    cfg = VocoderConfig.variant(variant)
+    cfg = GENERATORS[generator]()
     task = VocoderTask(cfg.to_dict(), adversarial_start=10**9 if discriminator is None else 0,
-                       discriminator=discriminator, autocast_bf16=bf16)
-    loader = DataLoader(NoiseClips(batch_size * (steps + 1), segment_frames, cfg.hop_length), batch_size=batch_size,
+                       discriminator=discriminator, autocast_bf16=bf16, compile=compile)
+    loader = DataLoader(NoiseClips(batch_size * (steps + 2), segment_frames, cfg.hop_length), batch_size=batch_size,
                         collate_fn=collate_audio)
     timer = StepTimer()
-    trainer = L.Trainer(max_steps=steps + 1, accelerator="cpu", logger=False, enable_checkpointing=False,
+    trainer = L.Trainer(max_steps=steps + 2, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=[timer])
     trainer.fit(task, loader)
-    return min(timer.times[1:])  # the first step pays for allocation
+    return min(timer.times[2:])  # the first steps pay for allocation (and compilation)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--variant", default="v2", choices=("v1", "v2", "v3"))
+    ap.add_argument("--generators", default="v2,vocos-cpu", help=f"comma-separated, of {', '.join(GENERATORS)}")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--segment-frames", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--sets", default="warmup,quarter-mpd,quarter-mpd+mrd16,mpd+msd", help=f"comma-separated, of {', '.join(SETS)}")
-    ap.add_argument("--bf16", action="store_true", help="also time each set with bf16 autocast")
+    ap.add_argument("--bf16", action="store_true", help="also time each set with bf16 autocast of the discriminators")
+    ap.add_argument("--compile", action="store_true", help="also time each set with torch.compile (slow to start)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # a benchmark prints its figures only
     hop = MelConfig().hop_length
-    print(f"HiFi-GAN {a.variant}, batch {a.batch_size} x {a.segment_frames * hop} samples, {a.threads} thread(s)")
-    ref = seconds_per_step(a.variant, a.batch_size, a.segment_frames, a.steps, None)
-    print(f"{'set':20s} {'precision':9s} {'s/step':>8s} {'x warm-up fp32':>15s}")
-    for name in a.sets.split(","):
-        for bf16 in (False, True) if a.bf16 else (False,):
-            t = ref if name == "warmup" and not bf16 else seconds_per_step(a.variant, a.batch_size, a.segment_frames, a.steps, SETS[name], bf16)
-            print(f"{name:20s} {'bf16' if bf16 else 'fp32':9s} {t:8.2f} {t / ref:15.1f}", flush=True)
+    print(f"batch {a.batch_size} x {a.segment_frames * hop} samples, {a.threads} thread(s); "
+          f"reference: a HiFi-GAN V2 generator-only (warm-up) step in fp32, measured in this run")
+    ref = seconds_per_step("v2", a.batch_size, a.segment_frames, a.steps, None)
+    print(f"{'generator':10s} {'discriminators':18s} {'mode':12s} {'s/step':>8s} {'x reference':>12s}")
+    modes = [(False, False)] + ([(True, False)] if a.bf16 else []) + ([(False, True)] if a.compile else [])
+    for gen in a.generators.split(","):
+        for name in a.sets.split(","):
+            for bf16, comp in modes:
+                if name == "warmup" and bf16:
+                    continue  # autocast touches only the discriminators
+                if gen == "v2" and name == "warmup" and not comp:
+                    t = ref
+                else:
+                    t = seconds_per_step(gen, a.batch_size, a.segment_frames, a.steps, SETS[name], bf16, comp)
+                mode = "bf16" if bf16 else "compile" if comp else "fp32"
+                print(f"{gen:10s} {name:18s} {mode:12s} {t:8.2f} {t / ref:12.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,13 @@ from deepperformer.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.data.manifest import read_manifest
 from deepperformer.errors import DeepPerformerError
-from deepperformer.models.vocoder import Vocoder, VocoderConfig, multi_resolution_stft
+from deepperformer.models.vocoder import make_vocoder, multi_resolution_stft, vocoder_config
 from deepperformer.train import file_sha256, fit_resumably
 
 
-def build_vocoder(ckpt: dict) -> Vocoder:
+def build_vocoder(ckpt: dict) -> torch.nn.Module:
     """The vocoder of a loaded checkpoint dict, ready for inference."""
-    model = Vocoder(VocoderConfig.from_dict(ckpt["config"]["model"]))
+    model = make_vocoder(ckpt["config"]["model"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
 
@@ -77,7 +77,7 @@ def cache_predicted_mels(acoustic_path: Path, manifests: list[Path], out_dir: Pa
 
 
 @torch.no_grad()
-def copy_synthesis_errors(model: Vocoder, dataset: AudioClipDataset, batch_size: int = 8, progress: bool = False) -> dict:
+def copy_synthesis_errors(model: torch.nn.Module, dataset: AudioClipDataset, batch_size: int = 8, progress: bool = False) -> dict:
     """Vocoder on held-out clips: log-mel MSE between the mels of real and vocoded audio, and the
     multi-resolution STFT distance (spectral convergence, log-magnitude L1), means over clips."""
     from deepperformer.audio import LogMel
@@ -124,7 +124,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
 
     model_cfg = recipe["model"]
     try:
-        VocoderConfig.from_dict(model_cfg).validate(mel_config)
+        vocoder_config(model_cfg).validate(mel_config)
         task = VocoderTask(model_cfg, discriminator=recipe.get("discriminator"), png_dir=str(run_dir / "mels"),
                           wav_dir=str(run_dir / "wavs"), **optim)
     except (ValueError, TypeError) as e:
@@ -133,7 +133,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     init_ckpt = load_checkpoint(Path(init), "vocoder", mel_config) if init else None  # read once: weights and provenance
     init_steps = init_ckpt["provenance"].get("steps") if init else None
     if init and not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its weights in last.ckpt
-        if VocoderConfig.from_dict(init_ckpt["config"]["model"]) != task.model.config:
+        if vocoder_config(init_ckpt["config"]["model"]) != task.model.config:
             raise DeepPerformerError(init, "its generator sizes differ from the recipe's model section")
         task.model.load_state_dict(init_ckpt["state_dict"])
         log(f"generator initialised from {init} ({init_steps} steps)")

@@ -11,6 +11,8 @@ from deepperformer.audio import MelConfig, load_audio, log_mel
 from deepperformer.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.models.vocoder import Vocoder, VocoderConfig
 
+from tests.helpers import assert_one_line_error
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_PIANO = ROOT / "checkpoints" / "acoustic_synthetic_piano.pt"
 SHIPPED_VIOLIN = ROOT / "checkpoints" / "acoustic_bach_violin.pt"
@@ -27,14 +29,6 @@ def tiny_vocoder(tmp_path_factory) -> Path:
     export_checkpoint(path, "vocoder", {"model": model.config.to_dict(), "instrument": None, "variant": "v2"}, MelConfig(), [],
                       model.state_dict(), {"steps": 0, "data": [], "metrics": {}})
     return path
-
-
-def _one_line_error(code, err, out_file: Path, *fragments):
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for f in fragments:
-        assert f in err, err
-    assert not out_file.exists() and not list(out_file.parent.glob(f".{out_file.name}*"))
 
 
 @pytest.mark.parametrize("instrument,score,performer", [
@@ -118,37 +112,37 @@ def test_bad_inputs_give_one_line_errors(tmp_path, run_cli, tiny_vocoder):
     score = EXAMPLES / "minuet_in_g.krn"
     v = ["--vocoder", tiny_vocoder]
     code, _, err = run_cli("synthesize", score, "-o", out, "--performer", "glenn-gould", *v)
-    _one_line_error(code, err, out, "unknown performer 'glenn-gould'", "piano-fluidr3")
+    assert_one_line_error(code, err, out, "unknown performer 'glenn-gould'", "piano-fluidr3")
     code, _, err = run_cli("synthesize", score, "-o", out, "--instrument", "violin", *v)
-    _one_line_error(code, err, out, "minuet_in_g.krn: 3 notes outside the violin's range G3-A7 (the first: D3 at")
+    assert_one_line_error(code, err, out, "minuet_in_g.krn: 3 notes outside the violin's range G3-A7 (the first: D3 at")
     code, _, err = run_cli("synthesize", score, "-o", out, "--acoustic", SHIPPED_VIOLIN, *v)
-    _one_line_error(code, err, out, "acoustic_bach_violin.pt: is a violin model, not a piano one")
+    assert_one_line_error(code, err, out, "acoustic_bach_violin.pt: is a violin model, not a piano one")
     code, _, err = run_cli("synthesize", tmp_path / "missing.musicxml", "-o", out, *v)
-    _one_line_error(code, err, out, "missing.musicxml")
+    assert_one_line_error(code, err, out, "missing.musicxml")
     code, _, err = run_cli("synthesize", score, "-o", tmp_path / "o.mp3", *v)
-    _one_line_error(code, err, tmp_path / "o.mp3", "output must end in .wav or .flac")
+    assert_one_line_error(code, err, tmp_path / "o.mp3", "output must end in .wav or .flac")
     csv = tmp_path / "p.csv"
     run_cli("render", score, "-o", csv, "--no-png")
     code, _, err = run_cli("synthesize", csv, "-o", out, "--tempo", "100", *v)
-    _one_line_error(code, err, out, "--tempo applies to scores")
+    assert_one_line_error(code, err, out, "--tempo applies to scores")
     bad = tmp_path / "bad.musicxml"
     bad.write_text("<score-partwise><part")
     code, _, err = run_cli("synthesize", bad, "-o", out, *v)
-    _one_line_error(code, err, out, "bad.musicxml")
+    assert_one_line_error(code, err, out, "bad.musicxml")
     # a vocoder made for another mel configuration than the acoustic model's
     ckpt = torch.load(tiny_vocoder, weights_only=True)
     ckpt["mel_config"] = MelConfig(hop_length=200).to_dict()
     other = tmp_path / "other_mel.pt"
     torch.save(ckpt, other)
     code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", other)
-    _one_line_error(code, err, out, "other_mel.pt: this vocoder", "uses another mel configuration (hop_length 200, expected 256)")
+    assert_one_line_error(code, err, out, "other_mel.pt: this vocoder", "uses another mel configuration (hop_length 200, expected 256)")
     # a vocoder fine-tuned for the other instrument
     ckpt = torch.load(tiny_vocoder, weights_only=True)
     ckpt["config"]["instrument"] = "violin"
     violin_only = tmp_path / "violin_vocoder.pt"
     torch.save(ckpt, violin_only)
     code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", violin_only)
-    _one_line_error(code, err, out, "violin_vocoder.pt: is a vocoder for violin, not for piano")
+    assert_one_line_error(code, err, out, "violin_vocoder.pt: is a vocoder for violin, not for piano")
     # an acoustic model where a vocoder is expected
     code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", SHIPPED_PIANO)
-    _one_line_error(code, err, out, "is a checkpoint of the acoustic stage, not of the vocoder stage")
+    assert_one_line_error(code, err, out, "is a checkpoint of the acoustic stage, not of the vocoder stage")

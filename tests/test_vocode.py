@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.helpers import assert_one_line_error
 
 DATA = Path(__file__).resolve().parent / "data"
 MP3 = DATA / "bach-violin" / "audio" / "jane-doe" / "jane-doe_bwv1001_mov1.mp3"
-
-
-def _one_line_error(code, err, out_file: Path, *fragments):
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for f in fragments:
-        assert f in err, err
-    assert not out_file.exists() and not list(out_file.parent.glob(f".{out_file.name}*"))
 
 
 @pytest.mark.parametrize("vocoder", ["griffin-lim", None])  # None: the shipped shared vocoder
@@ -50,10 +43,10 @@ def test_vocode_bad_input_is_one_line(tmp_path, run_cli):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     code, _, err = run_cli("vocode", bad, "-o", out, "--vocoder", "griffin-lim")
-    _one_line_error(code, err, out, "broken.wav", "cannot decode audio")
+    assert_one_line_error(code, err, out, "broken.wav", "cannot decode audio")
     code, _, err = run_cli("vocode", tmp_path / "missing.flac", "-o", out, "--vocoder", "griffin-lim")
-    _one_line_error(code, err, out, "missing.flac")
+    assert_one_line_error(code, err, out, "missing.flac")
     code, _, err = run_cli("vocode", MP3, "-o", tmp_path / "o.mp3", "--vocoder", "griffin-lim")
-    _one_line_error(code, err, tmp_path / "o.mp3", "output must end in .wav or .flac")
+    assert_one_line_error(code, err, tmp_path / "o.mp3", "output must end in .wav or .flac")
     code, _, err = run_cli("vocode", MP3, "-o", out, "--vocoder", str(DATA / "scores" / "minuet.mxl"))
-    _one_line_error(code, err, out, "minuet.mxl", "not a deepperformer checkpoint")
+    assert_one_line_error(code, err, out, "minuet.mxl", "not a deepperformer checkpoint")

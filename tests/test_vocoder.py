@@ -241,3 +241,24 @@ def test_griffin_lim_is_a_vocoder_that_reconstructs_the_mel():
     noise = log_mel(np.random.default_rng(0).normal(0, 0.05, len(audio)).astype(np.float32))
     assert mse < 1.0 and float(((noise - mel) ** 2).mean()) > 5.0  # (0.62 and 11.4 when written)
     assert np.array_equal(wav, gl.vocode(mel))  # seeded initial phase: the same audio every run
+
+
+def test_vocos_trains_exports_and_vocodes_like_hifigan(corpus, tmp_path, run_cli):
+    """The Vocos-style family goes through the same task, export and loaders as HiFi-GAN."""
+    from deepperformer.models.vocos import Vocos, VocosConfig
+    from deepperformer.train_vocoder import load_vocoder
+
+    run = tmp_path / "vocos"
+    code, out, err = run_cli("train", RECIPES / "debug" / "vocos.yaml", "--set", f"data.manifests=[{corpus}]", "-o", run)
+    assert code == 0, err
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["config"]["model"]["family"] == "vocos" and ckpt["provenance"]["adversarial_steps"] == 1
+    model, _ = load_vocoder(run / "model.pt")
+    assert isinstance(model, Vocos) and model.config == VocosConfig(dim=16, intermediate_dim=32, num_layers=2)
+    mel = np.random.default_rng(0).normal(-5, 2, (300, 80)).astype(np.float32)
+    one, chunked = model.vocode(mel, chunk_frames=10_000), model.vocode(mel, chunk_frames=41)
+    assert one.shape == (300 * 256,) and np.abs(one - chunked).max() < 1e-5 * max(1.0, np.abs(one).max())
+    with pytest.raises(ValueError, match="unknown vocoder family 'wavenet'"):
+        from deepperformer.models.vocoder import make_vocoder
+
+        make_vocoder({"family": "wavenet"})

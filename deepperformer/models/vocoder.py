@@ -38,6 +38,7 @@ VARIANTS = {
 @dataclass
 class VocoderConfig(HifiganSizes, ConfigMixin):
     n_mels: int = 80
+    family: str = "hifigan"  # the vocoder family (vocos: models/vocos.py); checkpoints without it are HiFi-GAN
 
     @classmethod
     def variant(cls, name: str, **overrides) -> "VocoderConfig":
@@ -46,6 +47,8 @@ class VocoderConfig(HifiganSizes, ConfigMixin):
         return cls(**{**VARIANTS[name], **overrides})
 
     def validate(self, mel_config: MelConfig = MelConfig()) -> None:
+        if self.family != "hifigan":
+            raise ValueError(f"family must be 'hifigan', not {self.family!r}")
         if self.hop_length != mel_config.hop_length:
             raise ValueError(f"upsample factors {self.upsample_factors} multiply to {self.hop_length}, not the mel hop {mel_config.hop_length}")
         if self.n_mels != mel_config.n_mels:
@@ -87,28 +90,53 @@ class Vocoder(nn.Module):
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         return self.generator(log_mel.transpose(1, 2))[:, 0]
 
-    @torch.no_grad()
     def vocode(self, log_mel: np.ndarray, chunk_frames: int = 2048, progress: bool = False) -> np.ndarray:
-        """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length.
+        """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length (:func:`vocode_chunked`)."""
+        return vocode_chunked(self, log_mel, chunk_frames, progress)
 
-        Each chunk of ``chunk_frames`` is generated with ``receptive_field_frames()`` of real mel
-        context on both sides (the edge frames of the whole input are repeated, as in HiFi-GAN's own
-        inference padding), and only its own samples are kept: the result equals the one-shot output
-        up to float rounding, with memory bounded by the chunk size.
-        """
-        self.eval()
-        hop, pad = self.config.hop_length, self.config.receptive_field_frames()
-        mel = torch.from_numpy(np.ascontiguousarray(log_mel, dtype=np.float32))
-        total = mel.shape[0]
-        mel = torch.cat([mel[:1].expand(pad, -1), mel, mel[-1:].expand(pad, -1)])  # replicate the edges
-        out = np.zeros(total * hop, np.float32)
-        starts = range(0, total, chunk_frames)
-        device = next(self.parameters()).device
-        for s in tqdm(starts, desc="vocoder", unit="chunk", disable=not progress or len(starts) < 2, dynamic_ncols=True):
-            e = min(total, s + chunk_frames)
-            wav = self(mel[s : e + 2 * pad][None].to(device))[0]  # covers frames [s - pad, e + pad)
-            out[s * hop : e * hop] = wav[pad * hop : (pad + e - s) * hop].float().cpu().numpy()
-        return out
+
+@torch.no_grad()
+def vocode_chunked(model: nn.Module, log_mel: np.ndarray, chunk_frames: int, progress: bool = False) -> np.ndarray:
+    """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length, for any vocoder
+    whose ``config`` gives ``hop_length`` and ``receptive_field_frames()``.
+
+    Each chunk of ``chunk_frames`` is generated with ``receptive_field_frames()`` of real mel context
+    on both sides (the edge frames of the whole input are repeated, as in HiFi-GAN's own inference
+    padding), and only its own samples are kept: the result equals the one-shot output up to float
+    rounding, with memory bounded by the chunk size.
+    """
+    model.eval()
+    hop, pad = model.config.hop_length, model.config.receptive_field_frames()
+    mel = torch.from_numpy(np.ascontiguousarray(log_mel, dtype=np.float32))
+    total = mel.shape[0]
+    mel = torch.cat([mel[:1].expand(pad, -1), mel, mel[-1:].expand(pad, -1)])  # replicate the edges
+    out = np.zeros(total * hop, np.float32)
+    starts = range(0, total, chunk_frames)
+    device = next(model.parameters()).device
+    for s in tqdm(starts, desc="vocoder", unit="chunk", disable=not progress or len(starts) < 2, dynamic_ncols=True):
+        e = min(total, s + chunk_frames)
+        wav = model(mel[s : e + 2 * pad][None].to(device))[0]  # covers frames [s - pad, e + pad)
+        out[s * hop : e * hop] = wav[pad * hop : (pad + e - s) * hop].float().cpu().numpy()
+    return out
+
+
+def vocoder_config(model: dict):
+    """The config of a recipe's or checkpoint's ``model`` section, by its ``family`` (default HiFi-GAN)."""
+    from deepperformer.models.vocos import VocosConfig
+
+    families = {"hifigan": VocoderConfig, "vocos": VocosConfig}
+    family = model.get("family", "hifigan")
+    if family not in families:
+        raise ValueError(f"unknown vocoder family {family!r} (known: {', '.join(families)})")
+    return families[family].from_dict(model)
+
+
+def make_vocoder(model: dict) -> nn.Module:
+    """A HiFi-GAN or Vocos vocoder from a ``model`` section: ``forward(log_mel [B, T, n_mels]) -> [B, T * hop]``."""
+    from deepperformer.models.vocos import Vocos, VocosConfig
+
+    config = vocoder_config(model)
+    return Vocos(config) if isinstance(config, VocosConfig) else Vocoder(config)
 
 
 def stft_magnitude(wav: torch.Tensor, n_fft: int, hop: int, win: int) -> torch.Tensor:

@@ -27,7 +27,7 @@ from torchmetrics import MeanMetric, SumMetric
 
 from deepperformer.audio import LogMel, MelConfig
 from deepperformer.models.discriminators import DiscriminatorConfig, Discriminators
-from deepperformer.models.vocoder import LOSS_STFT_RESOLUTIONS, Vocoder, VocoderConfig, multi_resolution_stft
+from deepperformer.models.vocoder import LOSS_STFT_RESOLUTIONS, make_vocoder, multi_resolution_stft
 
 
 class VocoderTask(L.LightningModule):
@@ -35,13 +35,14 @@ class VocoderTask(L.LightningModule):
                  lr_decay_every: int = 1000, adversarial_start: int = 0, mel_weight: float = 45.0, stft_weight: float = 20.0,
                  feature_weight: float = 2.0, adversarial_weight: float = 1.0, grad_clip: float = 100.0,
                  discriminator: dict | None = None, stft_resolutions: list | None = None, autocast_bf16: bool = False,
+                 compile: bool = False,
                  png_dir: str | None = None, wav_dir: str | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
         from speechbrain.lobes.models.HifiGAN import DiscriminatorLoss, GeneratorLoss, MelganFeatureLoss, MSEDLoss, MSEGLoss
 
-        self.model = Vocoder(VocoderConfig.from_dict(model))
+        self.model = make_vocoder(model)
         self.discriminator = Discriminators(DiscriminatorConfig.from_dict(discriminator or {}))
         # MelganFeatureLoss averages over the layers; the paper sums them: scale by their number
         fm_weight = feature_weight * self.discriminator.n_feature_maps()
@@ -60,6 +61,11 @@ class VocoderTask(L.LightningModule):
         sc, mag = multi_resolution_stft(y_hat, y, self.stft_resolutions)
         h = self.hparams
         return h.mel_weight * mel_l1 + h.stft_weight * (sc + mag), {"mel_l1": mel_l1, "stft_sc": sc, "stft_mag": mag}
+
+    def on_fit_start(self):
+        if self.hparams.compile:  # the forwards only: the modules, their state dicts and exports stay as they are
+            self.model.forward = torch.compile(self.model.forward)
+            self.discriminator.forward = torch.compile(self.discriminator.forward)
 
     def autocast(self):
         """bf16 autocast of the discriminators on the CPU when the recipe asks for it (AVX-512 BF16
