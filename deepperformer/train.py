@@ -59,6 +59,27 @@ def _tempo_bins_seen(model, dataset: ClipDataset) -> list[int] | None:
     return sorted(int(b) for b in torch.unique(model.tempo_bin(tempos)))
 
 
+def warm_start(model: torch.nn.Module, ckpt: dict, performers: list[str], path: Path, log=print) -> None:
+    """Load an exported stage-2 checkpoint's weights into ``model`` (same sizes) for fine-tuning on
+    another corpus: the performer embedding's rows are copied by performer name, and performers the
+    checkpoint does not know keep their fresh initialisation (pretraining on the synthetic violin
+    corpus, then fine-tuning on the real Bach Violin recordings, changes every performer)."""
+    state = dict(ckpt["state_dict"])
+    own = model.state_dict()
+    old_vocab = ckpt["performer_vocab"]
+    for key in [k for k in state if k.endswith("performer_emb.weight")]:
+        rows = own[key].clone()
+        shared = [p for p in performers if p in old_vocab]
+        for p in shared:
+            rows[performers.index(p)] = state[key][old_vocab.index(p)]
+        state[key] = rows
+        log(f"performer embedding: {len(shared)} of {len(performers)} performers taken from {path}")
+    bad = {k for k in state if k in own and state[k].shape != own[k].shape}
+    if bad or set(state) != set(own):
+        raise DeepPerformerError(path, f"its model differs from the recipe's (sizes or switches: {sorted(bad or set(state) ^ set(own))[:3]})")
+    model.load_state_dict(state)
+
+
 def _make_task(stage: str, recipe: dict, performers: list[str], optim: dict, run_dir: Path):
     from deepperformer.tasks.acoustic import AcousticTask, BaselineTask
 
@@ -169,7 +190,16 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
         task = _make_task(stage, recipe, performers, optim, run_dir)
     except (ValueError, TypeError) as e:  # a misspelt or out-of-range recipe setting
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
-    if stage == "acoustic":
+    init = recipe.get("init_from")
+    init_ckpt = None
+    if init:  # fine-tuning: read once, for the weights (a fresh run only) and the provenance
+        from deepperformer.checkpoint import load_checkpoint
+
+        init_ckpt = load_checkpoint(Path(init), stage, mel_config)
+    if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():
+        warm_start(task.model, init_ckpt, performers, Path(init), log)
+        log(f"{stage} model initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
+    elif stage == "acoustic":
         # Start the output layer at the mean training log-mel per bin (about -7 where the data sits
         # near the floor of log(1e-5) = -11.5), so the first thousand steps are not spent finding it.
         task.model.init_output_bias(mean_log_mel(train_set))
@@ -192,6 +222,9 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "seconds_per_step": sec_per_step and round(sec_per_step, 4), "device": str(trainer.strategy.root_device),
             "metrics": {"validation_logmel_mse": round(val_mse, 6)},
             "tempo_bins_seen": _tempo_bins_seen(task.model, train_set),
+            "init_from": str(init) if init else None,
+            "init_from_sha256": file_sha256(Path(init)) if init else None,
+            "init_from_steps": init_ckpt["provenance"].get("steps") if init_ckpt else None,
             "recipe": recipe,
         },
     )

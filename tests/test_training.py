@@ -20,10 +20,12 @@ def test_every_shipped_recipe_resolves():
             continue
         r = load_recipe(path)
         if r["stage"] == "vocoder":
-            from deepperformer.models.vocoder import VocoderConfig
+            from deepperformer.models.discriminators import DiscriminatorConfig
+            from deepperformer.models.vocoder import vocoder_config
 
-            VocoderConfig.from_dict(r["model"]).validate()  # sizes consistent with the mel hop
-            assert r["variant"].startswith(("v1", "v2", "v3")), path
+            vocoder_config(r["model"]).validate(MelConfig())  # sizes consistent with the mel hop
+            DiscriminatorConfig.from_dict(r["discriminator"])
+            assert r["variant"].startswith(("v1", "v2", "v3", "vocos")), path
             continue
         assert r["stage"] in ("acoustic", "baseline") and r["data"]["instrument"] in ("piano", "violin"), path
         if r["stage"] == "acoustic":
@@ -33,6 +35,37 @@ def test_every_shipped_recipe_resolves():
     abl = load_recipe(RECIPES / "synthetic" / "acoustic_piano_no_encoder.yaml")
     assert abl["variant"] == "no_encoder" and abl["model"]["use_encoder"] is False and abl["model"]["use_pedal"] is True
     assert abl["trainer"]["max_steps"] == 250000  # inherited from the piano recipe
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus, tmp_path, run_cli):
+    """init_from: weights from an exported acoustic model; the performer rows move with their names."""
+    from deepperformer.train import file_sha256, warm_start
+
+    pre = tmp_path / "pre"
+    base = ["train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]", "--set", "data.instrument=violin"]
+    code, out, err = run_cli(*base, "--max-steps", "1", "-o", pre)
+    assert code == 0, err
+    ft = tmp_path / "ft"
+    code, out, err = run_cli(*base, "--set", f"init_from={pre / 'model.pt'}", "--max-steps", "1", "-o", ft)
+    assert code == 0, err
+    assert "initialised from" in out
+    prov = torch.load(ft / "model.pt", weights_only=True)["provenance"]
+    assert prov["init_from_steps"] == 1 and prov["init_from_sha256"] == file_sha256(pre / "model.pt")
+
+    from deepperformer.evaluate import load_acoustic
+
+    model, ckpt = load_acoustic(pre / "model.pt")
+    vocab = ckpt["performer_vocab"]
+    fresh, _ = load_acoustic(pre / "model.pt")
+    torch.nn.init.zeros_(fresh.out.weight)
+    new_vocab = ["someone-new", *reversed(vocab)]
+    fresh.performer_emb = torch.nn.Embedding(len(new_vocab), fresh.performer_emb.embedding_dim)
+    torch.nn.init.zeros_(fresh.performer_emb.weight)
+    warm_start(fresh, ckpt, new_vocab, pre / "model.pt", log=lambda *a: None)
+    for name in vocab:
+        assert torch.equal(fresh.performer_emb.weight[new_vocab.index(name)], model.performer_emb.weight[vocab.index(name)])
+    assert not fresh.performer_emb.weight[0].any()  # the new performer keeps its own start
+    assert torch.equal(fresh.out.weight, model.out.weight)  # the rest is the checkpoint's
 
 
 def test_recipe_required_values_and_overrides():
