@@ -81,8 +81,8 @@ def test_load_audio_errors(tmp_path):
     with pytest.raises(DeepPerformerError, match="bad.wav: cannot decode audio"):
         load_audio(bad)
     with pytest.raises(DeepPerformerError, match="unsupported audio format"):
-        (tmp_path / "x.aiff").write_bytes(b"x")
-        load_audio(tmp_path / "x.aiff")
+        (tmp_path / "x.m4a").write_bytes(b"x")
+        load_audio(tmp_path / "x.m4a")
 
 
 def test_write_audio_is_atomic(tmp_path, monkeypatch):
