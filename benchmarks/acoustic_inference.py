@@ -40,7 +40,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.checkpoint:
-        from deepperformer.evaluate import load_acoustic
+        from deepperformer.loading import load_acoustic
 
         model, _ = load_acoustic(a.checkpoint)
     else:

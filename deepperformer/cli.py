@@ -256,9 +256,9 @@ def cmd_vocode(a) -> int:
 
 def cmd_performers(a) -> int:
     from deepperformer.checkpoint import load_checkpoint
-    from deepperformer.synthesize import DEFAULTS, default_checkpoint
+    from deepperformer.loading import DEFAULTS, default_checkpoint
 
-    paths = a.acoustic or [default_checkpoint(i, 0) for i in DEFAULTS if a.instrument in (None, i)]
+    paths = a.acoustic or [default_checkpoint(i, "acoustic") for i in DEFAULTS if a.instrument in (None, i)]
     for path in paths:
         ckpt = load_checkpoint(path, "acoustic")
         print(f"{ckpt['config'].get('instrument')} ({path}):")

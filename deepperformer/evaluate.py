@@ -10,37 +10,12 @@ from deepperformer.audio import MelConfig
 from deepperformer.checkpoint import load_checkpoint
 from deepperformer.errors import DeepPerformerError
 from deepperformer.data.clips import ClipDataset
-from deepperformer.models.acoustic import AcousticConfig, AcousticModel
+from deepperformer.loading import load_acoustic, load_stage_two
 from deepperformer.train import evaluate_mse
 
 #: The paper's validation log-mel MSE (violin, piano), Table 1 of Dong et al. 2022.
 PAPER = {"baseline": (0.892, 0.722), "full": (0.700, 0.436), "no_notewise_pe": (0.700, 0.433),
          "no_performer": (1.030, 0.523), "no_encoder": (0.844, 0.621)}
-
-
-def build_acoustic(ckpt: dict) -> AcousticModel:
-    """The acoustic model of a loaded checkpoint dict, ready for inference."""
-    model = AcousticModel(AcousticConfig.from_dict(ckpt["config"]["model"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
-
-
-def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:
-    """An exported acoustic model, ready for inference, and its checkpoint dict."""
-    ckpt = load_checkpoint(path, "acoustic", MelConfig())
-    return build_acoustic(ckpt), ckpt
-
-
-def load_stage_two(path: Path):
-    """An exported acoustic model or baseline (either predicts log-mels), and its checkpoint dict."""
-    from deepperformer.models.baseline import BaselineConfig, RollBaseline
-
-    ckpt = load_checkpoint(path, ("acoustic", "baseline"), MelConfig())
-    if ckpt["stage"] == "acoustic":
-        return build_acoustic(ckpt), ckpt
-    model = RollBaseline(BaselineConfig.from_dict(ckpt["config"]["model"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt
 
 
 def evaluate_checkpoints(paths: list[Path], manifests: list[Path], split: str, batch_size: int = 16) -> list[dict]:
@@ -79,7 +54,9 @@ def evaluate_vocoders(paths: list[Path], manifests: list[Path], split: str, max_
 
     from deepperformer.data.audio_clips import AudioClipDataset
     from deepperformer.data.manifest import read_manifest
-    from deepperformer.train_vocoder import cache_predicted_mels, copy_synthesis_errors, load_vocoder
+    from deepperformer.inference import cache_predicted_mels
+    from deepperformer.loading import load_vocoder
+    from deepperformer.quality import copy_synthesis_errors
 
     with tempfile.TemporaryDirectory(prefix="deepperformer-eval-") as tmp:
         sources = [("ground-truth", None, None)]
@@ -135,7 +112,7 @@ def note_f1(acoustic_path: Path, vocoder_path: Path, manifests: list[Path], spli
     from deepperformer.inference import predict_mel
     from deepperformer.performance import Performance
     from deepperformer.transcription import onset_f1, transcribe
-    from deepperformer.train_vocoder import load_vocoder
+    from deepperformer.loading import load_vocoder
 
     transcriber = transcriber or transcribe
     model, ckpt = load_acoustic(acoustic_path)

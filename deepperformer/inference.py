@@ -9,6 +9,8 @@ linear cross-fade hides the joins.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -65,3 +67,36 @@ def predict_mel(model: AcousticModel, perf: Performance, performer: int = 0, tem
             out[prev_end:e] = pred[prev_end - s :]
         prev_end = e
     return out
+
+
+def cache_predicted_mels(acoustic_path: Path, manifests: list[Path], out_dir: Path, splits=("train", "validation"),
+                         log=print) -> dict[Path, Path]:
+    """Predict, teacher-forced, the mel of every recording (of the acoustic model's instrument and
+    performers) in ``splits``; -> {corpus folder: folder of ``<recording>.npy`` float16 [T, n_mels]}."""
+    from tqdm import tqdm
+
+    from deepperformer.atomic import save_npy
+    from deepperformer.data.manifest import read_manifest
+    from deepperformer.loading import load_acoustic
+    from deepperformer.performance import Performance
+
+    model, ckpt = load_acoustic(acoustic_path)
+    vocab = {p: i for i, p in enumerate(ckpt["performer_vocab"])}
+    instrument = ckpt["config"].get("instrument")
+    dirs = {}
+    for k, m in enumerate(manifests):
+        root, target = Path(m).parent, out_dir / f"{k}-{Path(m).parent.name}"
+        recs = {}
+        for r in read_manifest(m):
+            if r.split in splits and r.mel and r.instrument == instrument and r.performer in vocab:
+                recs.setdefault(r.recording, r)
+        for rec, r in tqdm(sorted(recs.items()), desc=f"predicting mels ({root.name})", unit="recording", dynamic_ncols=True):
+            path = target / f"{rec}.npy"
+            if path.exists():
+                continue  # resumed
+            n = np.load(root / r.mel, mmap_mode="r").shape[0]
+            mel = predict_mel(model, Performance.load(root / r.performance), vocab[r.performer], r.tempo_qpm, n_frames=n)
+            save_npy(path, mel.astype(np.float16))
+        dirs[root] = target
+        log(f"predicted mels: {len(recs)} recordings of {m} in {target}")
+    return dirs

@@ -161,11 +161,10 @@ def quality_rows(vocoders: list, acoustics: list[Path], manifests: list[Path], s
 
     from deepperformer.data.manifest import read_manifest
     from deepperformer.data.synthetic import PERFORMER_BY_NAME, render
-    from deepperformer.evaluate import load_acoustic
+    from deepperformer.loading import load_acoustic, load_vocoder
     from deepperformer.inference import predict_mel
     from deepperformer.models.griffin_lim import NAME as GRIFFIN_LIM
     from deepperformer.performance import Performance
-    from deepperformer.train_vocoder import load_vocoder
 
     cfg = MelConfig()
     vocs = [(_label(v), *load_vocoder(v, cfg)) for v in [GRIFFIN_LIM, *[v for v in vocoders if str(v) != GRIFFIN_LIM]]]
@@ -250,3 +249,32 @@ def write_report(path: Path, rows: list[dict], table: str) -> None:
         w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
     write_text(Path(path).with_suffix(".csv"), buf.getvalue())
     write_text(Path(path).with_suffix(".md"), table + "\n")
+
+
+@torch.no_grad()
+def copy_synthesis_errors(model: torch.nn.Module, dataset: AudioClipDataset, batch_size: int = 8, progress: bool = False) -> dict:
+    """Vocoder on held-out clips: log-mel MSE between the mels of real and vocoded audio, and the
+    multi-resolution STFT distance (spectral convergence, log-magnitude L1), means over clips."""
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from deepperformer.audio import LogMel
+    from deepperformer.data.audio_clips import collate_audio
+    from deepperformer.models.vocoder import multi_resolution_stft
+
+    log_mel, hop = LogMel(dataset.mel_config), model.config.hop_length
+    model.eval()
+    sse = count = 0.0
+    sc_all, mag_all = [], []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_audio)
+    for mel, audio, lengths, _ in tqdm(loader, desc="copy synthesis", unit="batch", disable=not progress, dynamic_ncols=True):
+        y_hat = model(mel)
+        for i in range(mel.shape[0]):
+            n = int(lengths[i]) * hop
+            a, b = log_mel(y_hat[i : i + 1, :n]), log_mel(audio[i : i + 1, :n])
+            sse, count = sse + float(((a - b) ** 2).sum()), count + a.numel()
+            sc, mag = multi_resolution_stft(y_hat[i : i + 1, :n], audio[i : i + 1, :n])
+            sc_all.append(float(sc))
+            mag_all.append(float(mag))
+    return {"logmel_mse": sse / max(count, 1.0), "stft_sc": float(np.mean(sc_all)), "stft_mag": float(np.mean(mag_all)),
+            "clips": len(dataset)}

@@ -5,7 +5,7 @@ the expressive renderer lands; a performance input (MIDI, match, note CSV) skips
 the log-mel chunk by chunk and stage 3 vocodes it chunk by chunk, so memory stays flat for whole
 movements.
 
-The shipped checkpoints live in the repository's ``checkpoints/`` folder; ``DEFAULTS`` names them per
+The shipped checkpoints live in the repository's ``checkpoints/`` folder; ``loading.DEFAULTS`` names them per
 instrument, and ``--acoustic``/``--vocoder`` override them.
 """
 
@@ -22,17 +22,10 @@ import torch
 from deepperformer.audio import MelConfig, write_audio
 from deepperformer.checkpoint import load_checkpoint
 from deepperformer.errors import DeepPerformerError, require_file
+from deepperformer.loading import DEFAULTS, build_acoustic, build_vocoder, default_checkpoint, load_vocoder
 from deepperformer.performance import PERFORMANCE_SUFFIXES, Performance, deadpan, load_performance
 from deepperformer.score import SCORE_SUFFIXES
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-#: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS. Violin has its own vocoder, fine-tuned
-#: on its acoustic model's predicted mels: it beats the shared one on that chain. For piano the shared one
-#: was as good as a fine-tuned one (checkpoints/README.md gives the comparison).
-DEFAULTS = {
-    "piano": ("acoustic_synthetic_piano.pt", "vocoder_hifigan_v2.pt"),
-    "violin": ("acoustic_bach_violin.pt", "vocoder_hifigan_v2_violin.pt"),
-}
 #: Playable MIDI pitches: the piano's 88 keys; the violin from its open G string (G3) up to A7.
 RANGES = {"piano": (21, 108), "violin": (55, 105)}
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -85,26 +78,15 @@ def check_range(perf: Performance, instrument: str, source: Path) -> None:
                                          f"(the first: {pitch_name(p)} at {t:.2f} s); choose another --instrument or transpose")
 
 
-def default_checkpoint(instrument: str, which: int) -> Path:
-    path = CHECKPOINTS / DEFAULTS[instrument][which]
-    if not path.exists():
-        raise DeepPerformerError(path, "shipped checkpoint not found (is this a clone of the repository? pass --acoustic/--vocoder)")
-    return path
-
-
 def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
     """(acoustic model, its checkpoint, vocoder, its checkpoint), checked against each other."""
-    from deepperformer.evaluate import build_acoustic
     from deepperformer.models.griffin_lim import NAME as GRIFFIN_LIM
-    from deepperformer.models.griffin_lim import GriffinLimVocoder, griffin_lim_checkpoint
-    from deepperformer.train_vocoder import build_vocoder
 
-    a_path = acoustic or default_checkpoint(instrument, 0)
-    v_path = vocoder or default_checkpoint(instrument, 1)
+    a_path = acoustic or default_checkpoint(instrument, "acoustic")
+    v_path = vocoder or default_checkpoint(instrument, "vocoder")
     a_ckpt = load_checkpoint(a_path, "acoustic")
     if str(v_path) == GRIFFIN_LIM:  # made for the acoustic model's own mel configuration
-        mel_config = MelConfig.from_dict(a_ckpt["mel_config"])
-        v_ckpt, voc = griffin_lim_checkpoint(mel_config), GriffinLimVocoder(mel_config)
+        voc, v_ckpt = load_vocoder(GRIFFIN_LIM, MelConfig.from_dict(a_ckpt["mel_config"]))
     else:
         v_ckpt = load_checkpoint(v_path, "vocoder")
         voc = None
@@ -163,7 +145,7 @@ def synthesize(input_path: Path, out: Path, instrument: str, performer: str | No
     perf = rendered.performance
     check_range(perf, instrument, Path(input_path))
     model, a_ckpt, voc, v_ckpt = load_pair(instrument, acoustic, vocoder)
-    p_idx, p_name = performer_index(a_ckpt, performer, acoustic or default_checkpoint(instrument, 0))
+    p_idx, p_name = performer_index(a_ckpt, performer, acoustic or default_checkpoint(instrument, "acoustic"))
     cond_tempo = conditioning_tempo(model, a_ckpt, rendered.tempo_qpm)
     log(f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}"
         f"{f', {rendered.tempo_qpm:.0f} qpm' if rendered.source == 'score' else ''}); {instrument}, performer {p_name}")

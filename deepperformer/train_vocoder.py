@@ -18,86 +18,15 @@ import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from deepperformer.atomic import save_npy, write_text
+from deepperformer.atomic import write_text
 from deepperformer.audio import MelConfig
 from deepperformer.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
-from deepperformer.data.manifest import read_manifest
 from deepperformer.errors import DeepPerformerError
-from deepperformer.models.vocoder import make_vocoder, multi_resolution_stft, vocoder_config
+from deepperformer.inference import cache_predicted_mels
+from deepperformer.models.vocoder import vocoder_config
+from deepperformer.quality import copy_synthesis_errors
 from deepperformer.train import file_sha256, fit_resumably
-
-
-def build_vocoder(ckpt: dict) -> torch.nn.Module:
-    """The vocoder of a loaded checkpoint dict, ready for inference."""
-    model = make_vocoder(ckpt["config"]["model"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
-
-
-def load_vocoder(path: Path | str, mel_config: MelConfig = MelConfig()) -> tuple[torch.nn.Module, dict]:
-    """An exported vocoder, ready for inference, and its checkpoint dict; ``griffin-lim`` (the
-    name, not a file) gives the classical vocoder and a checkpoint-like dict that describes it."""
-    from deepperformer.models import griffin_lim
-
-    if str(path) == griffin_lim.NAME:
-        return griffin_lim.GriffinLimVocoder(mel_config), griffin_lim.griffin_lim_checkpoint(mel_config)
-    ckpt = load_checkpoint(path, "vocoder", mel_config)
-    return build_vocoder(ckpt), ckpt
-
-
-def cache_predicted_mels(acoustic_path: Path, manifests: list[Path], out_dir: Path, splits=("train", "validation"),
-                         log=print) -> dict[Path, Path]:
-    """Predict, teacher-forced, the mel of every recording (of the acoustic model's instrument and
-    performers) in ``splits``; -> {corpus folder: folder of ``<recording>.npy`` float16 [T, n_mels]}."""
-    from deepperformer.evaluate import load_acoustic
-    from deepperformer.inference import predict_mel
-    from deepperformer.performance import Performance
-
-    model, ckpt = load_acoustic(acoustic_path)
-    vocab = {p: i for i, p in enumerate(ckpt["performer_vocab"])}
-    instrument = ckpt["config"].get("instrument")
-    dirs = {}
-    for k, m in enumerate(manifests):
-        root, target = Path(m).parent, out_dir / f"{k}-{Path(m).parent.name}"
-        recs = {}
-        for r in read_manifest(m):
-            if r.split in splits and r.mel and r.instrument == instrument and r.performer in vocab:
-                recs.setdefault(r.recording, r)
-        for rec, r in tqdm(sorted(recs.items()), desc=f"predicting mels ({root.name})", unit="recording", dynamic_ncols=True):
-            path = target / f"{rec}.npy"
-            if path.exists():
-                continue  # resumed
-            n = np.load(root / r.mel, mmap_mode="r").shape[0]
-            mel = predict_mel(model, Performance.load(root / r.performance), vocab[r.performer], r.tempo_qpm, n_frames=n)
-            save_npy(path, mel.astype(np.float16))
-        dirs[root] = target
-        log(f"predicted mels: {len(recs)} recordings of {m} in {target}")
-    return dirs
-
-
-@torch.no_grad()
-def copy_synthesis_errors(model: torch.nn.Module, dataset: AudioClipDataset, batch_size: int = 8, progress: bool = False) -> dict:
-    """Vocoder on held-out clips: log-mel MSE between the mels of real and vocoded audio, and the
-    multi-resolution STFT distance (spectral convergence, log-magnitude L1), means over clips."""
-    from deepperformer.audio import LogMel
-
-    log_mel, hop = LogMel(dataset.mel_config), model.config.hop_length
-    model.eval()
-    sse = count = 0.0
-    sc_all, mag_all = [], []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_audio)
-    for mel, audio, lengths, _ in tqdm(loader, desc="copy synthesis", unit="batch", disable=not progress, dynamic_ncols=True):
-        y_hat = model(mel)
-        for i in range(mel.shape[0]):
-            n = int(lengths[i]) * hop
-            a, b = log_mel(y_hat[i : i + 1, :n]), log_mel(audio[i : i + 1, :n])
-            sse, count = sse + float(((a - b) ** 2).sum()), count + a.numel()
-            sc, mag = multi_resolution_stft(y_hat[i : i + 1, :n], audio[i : i + 1, :n])
-            sc_all.append(float(sc))
-            mag_all.append(float(mag))
-    return {"logmel_mse": sse / max(count, 1.0), "stft_sc": float(np.mean(sc_all)), "stft_mag": float(np.mean(mag_all)),
-            "clips": len(dataset)}
 
 
 def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:

@@ -17,19 +17,14 @@ import numpy as np
 from deepperformer.audio import MelConfig, load_audio, log_mel, write_audio
 from deepperformer.errors import DeepPerformerError
 
-#: The vocoder `vocode` uses unless told: the shipped one shared by both instruments.
-DEFAULT_VOCODER = "vocoder_hifigan_v2.pt"
-
-
 def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, png: bool = False, log=print) -> dict:
     """Copy synthesis of ``audio_path`` into ``out`` (.wav or .flac, written atomically); -> figures."""
-    from deepperformer.synthesize import CHECKPOINTS
-    from deepperformer.train_vocoder import load_vocoder
+    from deepperformer.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
 
     if out.suffix.lower() not in (".wav", ".flac"):
         raise DeepPerformerError(out, "output must end in .wav or .flac")
     t0 = time.perf_counter()
-    voc, ckpt = load_vocoder(vocoder or CHECKPOINTS / DEFAULT_VOCODER)
+    voc, ckpt = load_vocoder(vocoder or CHECKPOINTS / SHARED_VOCODER)
     cfg = MelConfig.from_dict(ckpt["mel_config"])
     audio = load_audio(audio_path, cfg.sample_rate)
     if len(audio) < cfg.n_fft:

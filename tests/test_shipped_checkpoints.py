@@ -32,7 +32,7 @@ def test_shipped_checkpoint_is_complete_and_documented(path):
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_checkpoint_reproduces_its_validation_figure(path, tmp_path):
     from deepperformer.data.clips import ClipDataset
-    from deepperformer.evaluate import load_stage_two
+    from deepperformer.loading import load_stage_two
     from deepperformer.train import evaluate_mse
 
     raw = load_checkpoint(path, ("acoustic", "baseline", "vocoder"))
@@ -41,13 +41,14 @@ def test_shipped_checkpoint_reproduces_its_validation_figure(path, tmp_path):
         pytest.skip("the training corpus is not prepared here (make prepare-...)")
     if raw["stage"] == "vocoder":
         from deepperformer.data.audio_clips import AudioClipDataset
-        from deepperformer.train_vocoder import copy_synthesis_errors, load_vocoder
+        from deepperformer.loading import load_vocoder
+        from deepperformer.quality import copy_synthesis_errors
 
         model, ckpt = load_vocoder(path)
         prov, mel_dirs = ckpt["provenance"], None
         if prov.get("predicted_mels_from"):  # fine-tuned: validated on that acoustic model's predictions
             from deepperformer.train import file_sha256
-            from deepperformer.train_vocoder import cache_predicted_mels
+            from deepperformer.inference import cache_predicted_mels
 
             acoustic = Path(__file__).resolve().parents[1] / prov["predicted_mels_from"]
             assert file_sha256(acoustic) == prov["predicted_mels_from_sha256"], f"{acoustic.name} has changed since"

@@ -52,7 +52,7 @@ def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, per
     audio = load_audio(out, 16000)
     assert 0.01 < np.abs(audio).max() <= 1.0
 
-    from deepperformer.evaluate import load_acoustic
+    from deepperformer.loading import load_acoustic
     from deepperformer.inference import predict_mel
     from deepperformer.synthesize import conditioning_tempo, load_input
 
@@ -88,7 +88,7 @@ def test_griffin_lim_vocodes_the_chain(tmp_path, run_cli):
                                 "--tempo", "240", "--vocoder", "griffin-lim")
     assert code == 0, err
     assert sf.info(out).duration == pytest.approx(12.5, abs=0.1)
-    from deepperformer.evaluate import load_acoustic
+    from deepperformer.loading import load_acoustic
     from deepperformer.inference import predict_mel
     from deepperformer.synthesize import conditioning_tempo, load_input
 

@@ -52,7 +52,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
     prov = torch.load(ft / "model.pt", weights_only=True)["provenance"]
     assert prov["init_from_steps"] == 1 and prov["init_from_sha256"] == file_sha256(pre / "model.pt")
 
-    from deepperformer.evaluate import load_acoustic
+    from deepperformer.loading import load_acoustic
 
     model, ckpt = load_acoustic(pre / "model.pt")
     vocab = ckpt["performer_vocab"]

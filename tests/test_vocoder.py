@@ -149,7 +149,7 @@ def test_evaluate_prints_copy_synthesis_errors(corpus, tmp_path, run_cli):
     steps, mels, corpus_name, instrument, clips, mse, sc, mag = row.split()[1:]
     assert (steps, mels, corpus_name, instrument, clips) == ("5", "ground-truth", "bv", "violin", "2")
     from deepperformer.data.audio_clips import AudioClipDataset
-    from deepperformer.train_vocoder import copy_synthesis_errors
+    from deepperformer.quality import copy_synthesis_errors
 
     direct = copy_synthesis_errors(model, AudioClipDataset([corpus], "validation", "violin", max_clips=2))
     assert float(mse) == pytest.approx(direct["logmel_mse"], rel=1e-3) and float(mse) > 0.1  # an untrained vocoder is far off
@@ -246,7 +246,7 @@ def test_griffin_lim_is_a_vocoder_that_reconstructs_the_mel():
 def test_vocos_trains_exports_and_vocodes_like_hifigan(corpus, tmp_path, run_cli):
     """The Vocos-style family goes through the same task, export and loaders as HiFi-GAN."""
     from deepperformer.models.vocos import Vocos, VocosConfig
-    from deepperformer.train_vocoder import load_vocoder
+    from deepperformer.loading import load_vocoder
 
     run = tmp_path / "vocos"
     code, out, err = run_cli("train", RECIPES / "debug" / "vocos.yaml", "--set", f"data.manifests=[{corpus}]", "-o", run)
