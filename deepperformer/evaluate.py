@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepperformer.audio import MelConfig
-from deepperformer.checkpoint import load_checkpoint
 from deepperformer.errors import DeepPerformerError
 from deepperformer.data.clips import ClipDataset
 from deepperformer.loading import load_acoustic, load_stage_two

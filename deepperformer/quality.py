@@ -252,8 +252,8 @@ def write_report(path: Path, rows: list[dict], table: str) -> None:
 
 
 @torch.no_grad()
-def copy_synthesis_errors(model: torch.nn.Module, dataset: AudioClipDataset, batch_size: int = 8, progress: bool = False) -> dict:
-    """Vocoder on held-out clips: log-mel MSE between the mels of real and vocoded audio, and the
+def copy_synthesis_errors(model: torch.nn.Module, dataset, batch_size: int = 8, progress: bool = False) -> dict:
+    """Vocoder on held-out clips (an AudioClipDataset): log-mel MSE between the mels of real and vocoded audio, and the
     multi-resolution STFT distance (spectral convergence, log-magnitude L1), means over clips."""
     from torch.utils.data import DataLoader
     from tqdm import tqdm

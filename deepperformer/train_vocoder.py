@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
 import yaml
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from deepperformer.atomic import write_text
 from deepperformer.audio import MelConfig
