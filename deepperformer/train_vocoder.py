@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import yaml
 from torch.utils.data import DataLoader
 
@@ -24,6 +25,39 @@ from deepperformer.inference import cache_predicted_mels
 from deepperformer.models.vocoder import vocoder_config
 from deepperformer.quality import copy_synthesis_errors
 from deepperformer.train import file_sha256, fit_resumably
+
+
+#: What a discriminator state file is (see save_discriminator_state).
+DISCRIMINATOR_STATE = "deepperformer-discriminator-state"
+
+
+def save_discriminator_state(path: Path, discriminator, steps: int) -> None:
+    """The discriminators' weights (fp16: they only need to resume judging) beside an exported
+    generator, so that adversarial training can go on in another session or on another machine
+    without the run folder: ``init_from`` (generator) + ``init_discriminator_from`` (this file)."""
+    from deepperformer.atomic import atomic_path
+
+    payload = {"kind": DISCRIMINATOR_STATE, "format_version": 1, "config": discriminator.config.to_dict(), "steps": int(steps),
+               "state_dict": {k: v.detach().cpu().half() for k, v in discriminator.state_dict().items()}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_discriminator_state(path: Path, discriminator) -> int:
+    """Load a :func:`save_discriminator_state` file into ``discriminator``; -> the steps it had."""
+    from deepperformer.errors import require_file
+
+    path = require_file(path, "discriminator state")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise DeepPerformerError(path, f"not a discriminator state ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("kind") != DISCRIMINATOR_STATE:
+        raise DeepPerformerError(path, "not a discriminator state (export one by training a vocoder)")
+    if state["config"] != discriminator.config.to_dict():
+        raise DeepPerformerError(path, "its discriminators differ from the recipe's discriminator section")
+    discriminator.load_state_dict({k: v.float() for k, v in state["state_dict"].items()})
+    return int(state["steps"])
 
 
 def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
@@ -63,6 +97,12 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             raise DeepPerformerError(init, "its generator sizes differ from the recipe's model section")
         task.model.load_state_dict(init_ckpt["state_dict"])
         log(f"generator initialised from {init} ({init_steps} steps)")
+        d_init = recipe.get("init_discriminator_from")
+        if d_init:
+            log(f"discriminators initialised from {d_init} ({load_discriminator_state(Path(d_init), task.discriminator)} steps)")
+    # the generator's steps before this run, through every init_from before it
+    init_total = (init_ckpt["provenance"].get("generator_steps") or
+                  (init_ckpt["provenance"].get("init_from_steps") or 0) + (init_steps or 0)) if init else 0
 
     workers = int(data.get("num_workers", 0))
     bs = int(data.get("batch_size", 16))
@@ -75,6 +115,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
 
     metrics = copy_synthesis_errors(task.model.cpu(), val_set)
     out = run_dir / "model.pt"
+    save_discriminator_state(run_dir / "discriminator.pt", task.discriminator, trainer.global_step)
     export_checkpoint(
         out, "vocoder",
         config={"model": task.model.config.to_dict(), "instrument": instrument, "recipe": recipe.get("recipe", ""),
@@ -87,6 +128,8 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             "predicted_mels_from_sha256": file_sha256(Path(acoustic)) if acoustic else None,
             "init_from_sha256": file_sha256(Path(init)) if init else None,
             "init_from_steps": init_steps,  # steps = this run's steps; the generator has init_from_steps + steps
+            "generator_steps": init_total + int(trainer.global_step),  # through every init_from before this run
+            "init_discriminator_from": recipe.get("init_discriminator_from"),
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": bs, "segment_frames": segment,
             "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),

@@ -262,3 +262,30 @@ def test_vocos_trains_exports_and_vocodes_like_hifigan(corpus, tmp_path, run_cli
         from deepperformer.models.vocoder import make_vocoder
 
         make_vocoder({"family": "wavenet"})
+
+
+def test_adversarial_training_goes_on_from_exported_weights(corpus, tmp_path, run_cli):
+    """A session's end: the exported generator plus discriminator.pt let another run go on."""
+    from deepperformer.tasks.vocoder import VocoderTask
+    from deepperformer.train_vocoder import load_discriminator_state
+
+    first = tmp_path / "first"
+    base = ["train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]"]
+    code, out, err = run_cli(*base, "-o", first)
+    assert code == 0, err
+    state = first / "discriminator.pt"
+    ckpt = torch.load(state, weights_only=True)
+    assert ckpt["steps"] == 2 and all(v.dtype == torch.float16 for v in ckpt["state_dict"].values())
+    second = tmp_path / "second"
+    code, out, err = run_cli(*base, "--set", f"init_from={first / 'model.pt'}", "--set", f"init_discriminator_from={state}",
+                             "--set", "optim.adversarial_start=0", "--max-steps", "1", "-o", second)
+    assert code == 0, err
+    assert "discriminators initialised from" in out
+    prov = torch.load(second / "model.pt", weights_only=True)["provenance"]
+    assert prov["generator_steps"] == 3 and prov["adversarial_steps"] == 1
+    # the state loads only into the same discriminators
+    task = VocoderTask(VocoderConfig(upsample_initial_channel=16).to_dict(), discriminator=dict(mpd_width=0.5))
+    from deepperformer.errors import DeepPerformerError
+
+    with pytest.raises(DeepPerformerError, match="differ from the recipe's discriminator section"):
+        load_discriminator_state(state, task.discriminator)
