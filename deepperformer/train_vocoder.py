@@ -120,7 +120,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         out, "vocoder",
         config={"model": task.model.config.to_dict(), "instrument": instrument, "recipe": recipe.get("recipe", ""),
                 "variant": recipe.get("variant", "v2"), "input": "predicted" if acoustic else "ground-truth mels"},
-        mel_config=mel_config, performer_vocab=[], state_dict=task.model.state_dict(),
+        mel_config=mel_config, performer_vocab=[], state_dict=task.model.state_dict(), half=True,
         provenance={
             "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],
             "predicted_mels_from": str(acoustic) if acoustic else None, "init_from": str(init) if init else None,
