@@ -19,15 +19,15 @@ from deepperformer.models.acoustic import AcousticConfig, AcousticModel
 from deepperformer.models.vocoder import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-#: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS. Violin has its own vocoder, fine-tuned
-#: on its acoustic model's predicted mels: it beats the shared one on that chain. For piano the shared one
-#: was as good as a fine-tuned one (checkpoints/README.md gives the comparison).
+#: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS. The Vocos-style vocoder, shared by both
+#: instruments, won the quality table against every shipped HiFi-GAN (checkpoints/README.md); Griffin-Lim
+#: (--vocoder griffin-lim) still scores higher there, but runs 4x slower and its memory grows with length.
 DEFAULTS = {
-    "piano": {"acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_hifigan_v2.pt"},
-    "violin": {"acoustic": "acoustic_bach_violin.pt", "vocoder": "vocoder_hifigan_v2_violin.pt"},
+    "piano": {"acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_vocos.pt"},
+    "violin": {"acoustic": "acoustic_bach_violin.pt", "vocoder": "vocoder_vocos.pt"},
 }
 #: The vocoder `vocode` uses unless told: the shipped one shared by both instruments.
-SHARED_VOCODER = "vocoder_hifigan_v2.pt"
+SHARED_VOCODER = "vocoder_vocos.pt"
 
 
 def default_checkpoint(instrument: str, stage: str) -> Path:

@@ -146,8 +146,11 @@ def measure(audio: np.ndarray, ex: Excerpt, original: dict, mel_config: MelConfi
     return row
 
 
-def _label(spec) -> str:
-    return Path(str(spec)).stem
+def labels(specs: list) -> list[str]:
+    """Short names for checkpoints in a table: the file's stem, with its folder where stems repeat
+    (two runs' ``model.pt``)."""
+    stems = [Path(str(s)).stem for s in specs]
+    return [f"{Path(str(s)).parent.name}/{st}" if stems.count(st) > 1 else st for s, st in zip(specs, stems)]
 
 
 def quality_rows(vocoders: list, acoustics: list[Path], manifests: list[Path], split: str = "test", count: int = 4,
@@ -167,8 +170,9 @@ def quality_rows(vocoders: list, acoustics: list[Path], manifests: list[Path], s
     from deepperformer.performance import Performance
 
     cfg = MelConfig()
-    vocs = [(_label(v), *load_vocoder(v, cfg)) for v in [GRIFFIN_LIM, *[v for v in vocoders if str(v) != GRIFFIN_LIM]]]
-    models = [(_label(a), *load_acoustic(a)) for a in acoustics]
+    specs = [GRIFFIN_LIM, *[v for v in vocoders if str(v) != GRIFFIN_LIM]]
+    vocs = [(name, *load_vocoder(v, cfg)) for name, v in zip(labels(specs), specs)]
+    models = [(name, *load_acoustic(a)) for name, a in zip(labels(acoustics), acoustics)]
     rows = []
     for manifest in manifests:
         instruments = sorted({r.instrument for r in read_manifest(manifest) if r.split == split and r.audio})

@@ -52,3 +52,10 @@ def test_quality_table_on_the_fixture_corpus(corpus, tmp_path):
     assert "| griffin-lim copy |" in table and "raw pitch acc." in table and "note F1" not in table
     write_report(tmp_path / "q", rows, table)
     assert (tmp_path / "q.csv").read_text().count("\n") == len(rows) + 1 and (tmp_path / "q.md").exists()
+
+
+def test_table_labels_tell_runs_apart():
+    from deepperformer.quality import labels
+
+    assert labels(["griffin-lim", "runs/a/model.pt", "runs/b/model.pt", "checkpoints/vocoder_vocos.pt"]) == \
+        ["griffin-lim", "a/model", "b/model", "vocoder_vocos"]
