@@ -114,13 +114,17 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
     if resume:
         log(f"resuming from {resume}")
         start_step = int(torch.load(resume, map_location="cpu", weights_only=False)["global_step"])
+    callbacks = [ckpt_cb, _timing_callback(run_dir, start_step, t0)]
+    if tr.get("keep_best"):  # the lowest validation log-mel MSE so far, as ckpt/best.ckpt (GANs swing)
+        callbacks.append(ModelCheckpoint(dirpath=run_dir / "ckpt", filename="best", monitor="val/mse", mode="min",
+                                         save_top_k=1, enable_version_counter=False))
     devices, nodes = tr.get("devices", 1), int(tr.get("num_nodes", 1))
     multi = nodes > 1 or (isinstance(devices, int) and devices > 1) or devices == -1
     trainer = L.Trainer(
         max_steps=int(tr["max_steps"]), accelerator=tr.get("accelerator", "auto"), devices=devices, num_nodes=nodes,
         strategy="ddp" if multi else "auto", precision=tr.get("precision", "32-true"),
         val_check_interval=int(tr.get("val_every_steps", 500)), check_val_every_n_epoch=None,  # counts steps across epochs
-        callbacks=[ckpt_cb, _timing_callback(run_dir, start_step, t0)], logger=CSVLogger(run_dir, name="logs"),
+        callbacks=callbacks, logger=CSVLogger(run_dir, name="logs"),
         gradient_clip_val=grad_clip, log_every_n_steps=int(tr.get("log_every_steps", 10)), enable_model_summary=False,
         num_sanity_val_steps=0,
     )

@@ -113,9 +113,16 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     if not trainer.is_global_zero:
         return run_dir / "model.pt"
 
+    exported_step = int(trainer.global_step)
+    best = run_dir / "ckpt" / "best.ckpt"
+    if tr.get("keep_best") and best.exists():  # export the best validation weights, with their discriminators
+        state = torch.load(best, map_location="cpu", weights_only=False)
+        task.load_state_dict(state["state_dict"])
+        exported_step = int(state["global_step"])
+        log(f"exporting the best validation weights, from step {exported_step}")
     metrics = copy_synthesis_errors(task.model.cpu(), val_set)
     out = run_dir / "model.pt"
-    save_discriminator_state(run_dir / "discriminator.pt", task.discriminator, trainer.global_step)
+    save_discriminator_state(run_dir / "discriminator.pt", task.discriminator, exported_step)
     export_checkpoint(
         out, "vocoder",
         config={"model": task.model.config.to_dict(), "instrument": instrument, "recipe": recipe.get("recipe", ""),
@@ -128,7 +135,8 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             "predicted_mels_from_sha256": file_sha256(Path(acoustic)) if acoustic else None,
             "init_from_sha256": file_sha256(Path(init)) if init else None,
             "init_from_steps": init_steps,  # steps = this run's steps; the generator has init_from_steps + steps
-            "generator_steps": init_total + int(trainer.global_step),  # through every init_from before this run
+            "generator_steps": init_total + exported_step,  # through every init_from before this run
+            "exported_step": exported_step,  # the best validation step with trainer.keep_best, else the last
             "init_discriminator_from": recipe.get("init_discriminator_from"),
             "train_clips": len(train_set), "validation_clips": len(val_set),
             "steps": int(trainer.global_step), "batch_size": bs, "segment_frames": segment,

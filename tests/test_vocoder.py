@@ -289,3 +289,23 @@ def test_adversarial_training_goes_on_from_exported_weights(corpus, tmp_path, ru
 
     with pytest.raises(DeepPerformerError, match="differ from the recipe's discriminator section"):
         load_discriminator_state(state, task.discriminator)
+
+
+def test_the_best_validation_weights_are_exported(corpus, tmp_path, run_cli):
+    """trainer.keep_best: GAN training swings, so the export is the step with the lowest validation
+    log-mel MSE (and its discriminators), not merely the last."""
+    import csv
+
+    run = tmp_path / "best"
+    code, out, err = run_cli("train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]",
+                             "--set", "trainer.val_every_steps=1", "--max-steps", "4", "-o", run)
+    assert code == 0, err
+    logged = [r for r in csv.DictReader((run / "logs" / "version_0" / "metrics.csv").open()) if r.get("val/mse")]
+    assert len(logged) == 4
+    best_step = min(logged, key=lambda r: float(r["val/mse"]))["step"]
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["provenance"]["exported_step"] == int(best_step) + 1  # the log counts from 0, steps from 1
+    best = torch.load(run / "ckpt" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    for k, v in ckpt["state_dict"].items():
+        assert torch.allclose(v.float(), best[f"model.{k}"].half().float())
+    assert torch.load(run / "discriminator.pt", weights_only=True)["steps"] == int(best_step) + 1
