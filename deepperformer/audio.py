@@ -202,11 +202,29 @@ def audio_duration(path: str | Path) -> float:
     return info.frames / info.samplerate
 
 
+#: What write_audio writes.
+OUTPUT_SUFFIXES = (".wav", ".flac")
+
+
+def require_audio_output(path: str | Path) -> Path:
+    """``path`` if write_audio can write it; else a one-line error before any work is done."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise DeepPerformerError(path, "output must end in .wav or .flac")
+    return path
+
+
+def limit_peak(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
+    """``audio`` scaled down to ``peak`` when it goes above it (never clipped), else unchanged."""
+    top = float(np.abs(audio).max()) if len(audio) else 0.0
+    return audio * (peak / top) if top > peak else audio
+
+
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
     """Write mono float audio ``[S]`` atomically; the format follows the suffix (.wav: 16-bit PCM, .flac)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".wav", ".flac"):
+    if suffix not in OUTPUT_SUFFIXES:
         raise DeepPerformerError(path, "can only write .wav or .flac")
     clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     with atomic_path(path) as tmp:

@@ -63,10 +63,9 @@ def evaluate_vocoders(paths: list[Path], manifests: list[Path], split: str, max_
             _, ckpt = load_acoustic(a)
             dirs = cache_predicted_mels(Path(a), manifests, Path(tmp) / str(k), splits=(split,), log=lambda *_: None)
             sources.append((f"predicted:{Path(a).name}", ckpt["config"].get("instrument"), dirs))
-        from deepperformer.models.griffin_lim import NAME as GRIFFIN_LIM
+        from deepperformer.models.griffin_lim import with_griffin_lim
 
-        # Griffin-Lim always has a row: the floor every neural vocoder is held to
-        models = [(p, *load_vocoder(p)) for p in [GRIFFIN_LIM, *[q for q in paths if str(q) != GRIFFIN_LIM]]]
+        models = [(p, *load_vocoder(p)) for p in with_griffin_lim(paths)]
         rows = []
         for source, only, dirs in sources:
             for m in manifests:

@@ -73,8 +73,6 @@ def cache_predicted_mels(acoustic_path: Path, manifests: list[Path], out_dir: Pa
                          log=print) -> dict[Path, Path]:
     """Predict, teacher-forced, the mel of every recording (of the acoustic model's instrument and
     performers) in ``splits``; -> {corpus folder: folder of ``<recording>.npy`` float16 [T, n_mels]}."""
-    from tqdm import tqdm
-
     from deepperformer.atomic import save_npy
     from deepperformer.data.manifest import read_manifest
     from deepperformer.loading import load_acoustic

@@ -79,5 +79,3 @@ def load_vocoder(path: Path | str, mel_config: MelConfig = MelConfig()) -> tuple
         return griffin_lim.GriffinLimVocoder(mel_config), griffin_lim.griffin_lim_checkpoint(mel_config)
     ckpt = load_checkpoint(path, "vocoder", mel_config)
     return build_vocoder(ckpt), ckpt
-
-

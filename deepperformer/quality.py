@@ -166,11 +166,11 @@ def quality_rows(vocoders: list, acoustics: list[Path], manifests: list[Path], s
     from deepperformer.data.synthetic import PERFORMER_BY_NAME, render
     from deepperformer.loading import load_acoustic, load_vocoder
     from deepperformer.inference import predict_mel
-    from deepperformer.models.griffin_lim import NAME as GRIFFIN_LIM
+    from deepperformer.models.griffin_lim import with_griffin_lim
     from deepperformer.performance import Performance
 
     cfg = MelConfig()
-    specs = [GRIFFIN_LIM, *[v for v in vocoders if str(v) != GRIFFIN_LIM]]
+    specs = with_griffin_lim(vocoders)
     vocs = [(name, *load_vocoder(v, cfg)) for name, v in zip(labels(specs), specs)]
     models = [(name, *load_acoustic(a)) for name, a in zip(labels(acoustics), acoustics)]
     rows = []

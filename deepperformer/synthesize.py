@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepperformer.audio import MelConfig, write_audio
+from deepperformer.audio import MelConfig, limit_peak, require_audio_output, write_audio
 from deepperformer.checkpoint import load_checkpoint
 from deepperformer.errors import DeepPerformerError, require_file
 from deepperformer.loading import DEFAULTS, build_acoustic, build_vocoder, default_checkpoint, load_vocoder
@@ -134,8 +134,7 @@ def synthesize(input_path: Path, out: Path, instrument: str, performer: str | No
     """Run the three stages and write ``out`` (.wav or .flac) atomically; -> figures of the run."""
     from deepperformer.inference import predict_mel
 
-    if out.suffix.lower() not in (".wav", ".flac"):
-        raise DeepPerformerError(out, "output must end in .wav or .flac")
+    require_audio_output(out)
     if instrument not in DEFAULTS:
         raise DeepPerformerError(None, f"--instrument {instrument!r}: expected {' or '.join(DEFAULTS)}")
     t0 = time.perf_counter()
@@ -151,9 +150,7 @@ def synthesize(input_path: Path, out: Path, instrument: str, performer: str | No
         f"{f', {rendered.tempo_qpm:.0f} qpm' if rendered.source == 'score' else ''}); {instrument}, performer {p_name}")
     mel = predict_mel(model, perf, p_idx, cond_tempo, progress=progress)
     wav = voc.vocode(mel, progress=progress)
-    peak = float(np.abs(wav).max()) if len(wav) else 0.0
-    if peak > 0.99:  # never clip: scale the rare loud render down
-        wav = wav * (0.99 / peak)
+    wav = limit_peak(wav)  # never clip: scale the rare loud render down
     write_audio(out, wav, MelConfig().sample_rate)
     if mel_png:
         from deepperformer.plots import save_mel_with_notes

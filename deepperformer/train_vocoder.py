@@ -60,6 +60,14 @@ def load_discriminator_state(path: Path, discriminator) -> int:
     return int(state["steps"])
 
 
+def generator_steps(provenance: dict) -> int:
+    """An exported vocoder's generator steps through every ``init_from`` before it (exports before
+    ``generator_steps`` was recorded went back one start at most: ``init_from_steps`` + ``steps``)."""
+    if provenance.get("generator_steps") is not None:
+        return int(provenance["generator_steps"])
+    return int(provenance.get("init_from_steps") or 0) + int(provenance.get("steps") or 0)
+
+
 def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     import lightning as L
 
@@ -100,9 +108,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         d_init = recipe.get("init_discriminator_from")
         if d_init:
             log(f"discriminators initialised from {d_init} ({load_discriminator_state(Path(d_init), task.discriminator)} steps)")
-    # the generator's steps before this run, through every init_from before it
-    init_total = (init_ckpt["provenance"].get("generator_steps") or
-                  (init_ckpt["provenance"].get("init_from_steps") or 0) + (init_steps or 0)) if init else 0
+    init_total = generator_steps(init_ckpt["provenance"]) if init else 0  # the generator's steps before this run
 
     workers = int(data.get("num_workers", 0))
     bs = int(data.get("batch_size", 16))

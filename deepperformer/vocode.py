@@ -12,17 +12,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 
-from deepperformer.audio import MelConfig, load_audio, log_mel, write_audio
+from deepperformer.audio import MelConfig, limit_peak, load_audio, log_mel, require_audio_output, write_audio
 from deepperformer.errors import DeepPerformerError
 
 def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, png: bool = False, log=print) -> dict:
     """Copy synthesis of ``audio_path`` into ``out`` (.wav or .flac, written atomically); -> figures."""
     from deepperformer.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
 
-    if out.suffix.lower() not in (".wav", ".flac"):
-        raise DeepPerformerError(out, "output must end in .wav or .flac")
+    require_audio_output(out)
     t0 = time.perf_counter()
     voc, ckpt = load_vocoder(vocoder or CHECKPOINTS / SHARED_VOCODER)
     cfg = MelConfig.from_dict(ckpt["mel_config"])
@@ -31,9 +29,7 @@ def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, 
         raise DeepPerformerError(audio_path, f"too short to vocode ({len(audio)} samples at {cfg.sample_rate} Hz)")
     mel = log_mel(audio, cfg)  # [T, n_mels]
     wav = voc.vocode(mel, progress=True)[: len(audio)]
-    peak = float(np.abs(wav).max())
-    if peak > 0.99:  # never clip
-        wav = wav * (0.99 / peak)
+    wav = limit_peak(wav)  # never clip
     write_audio(out, wav, cfg.sample_rate)
     again = log_mel(wav, cfg)[: len(mel)]
     mse = float(((again - mel[: len(again)]) ** 2).mean())

@@ -151,5 +151,7 @@ class Discriminators(nn.Module):
         return scores, feats
 
     def n_feature_maps(self) -> int:
-        """Layers whose activations feature matching compares (HiFi-GAN sums over them)."""
-        return 6 * len(self.mpd) + 6 * len(self.mrd) + (8 * 3 if self.msd is not None else 0)
+        """Layers whose activations feature matching compares (HiFi-GAN sums over them): every
+        sub-discriminator's convolutions and its output convolution."""
+        subs = list(self.mpd) + list(self.mrd) + (list(self.msd.discriminators) if self.msd is not None else [])
+        return sum(len(d.convs) + 1 for d in subs)

@@ -67,6 +67,12 @@ class GriffinLimVocoder(nn.Module):
         return self(mel)[0].numpy()
 
 
+def with_griffin_lim(vocoders: list) -> list:
+    """Griffin-Lim first, then the other vocoders (paths or names) of ``vocoders``: every vocoder table
+    has its row, the floor each neural vocoder is held to."""
+    return [NAME, *[v for v in vocoders if str(v) != NAME]]
+
+
 def griffin_lim_checkpoint(mel_config: MelConfig = MelConfig(), n_iter: int = 64) -> dict:
     """What the tables and ``info`` read of a vocoder checkpoint, for Griffin-Lim (nothing trained)."""
     return {"stage": "vocoder", "config": {"variant": NAME, "instrument": None, "model": GriffinLimConfig(n_iter, hop_length=mel_config.hop_length).to_dict()},
