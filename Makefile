@@ -30,10 +30,12 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 prepare-bach-violin: $(STAMP)
-	$(BIN)/deepperformer prepare bach-violin $(DATA)/bach-violin -o prepared/bach-violin --workers 2
+	$(BIN)/deepperformer prepare bach-violin $(DATA)/bach-violin -o prepared/bach-violin --workers 2 \
+		--splits data/splits/bach-violin.json
 
 prepare-synthetic: $(STAMP)
-	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic --workers 2
+	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic --workers 2 \
+		--splits data/splits/synthetic.json
 
 check-scores: $(STAMP)
 	$(BIN)/deepperformer check-scores $(DATA) -o prepared/score-check.csv
