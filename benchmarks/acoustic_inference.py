@@ -16,10 +16,10 @@ import time
 import numpy as np
 import torch
 
-from deepperformer.audio import MelConfig, log_mel
-from deepperformer.inference import predict_mel
-from deepperformer.models.acoustic import AcousticConfig, AcousticModel
-from deepperformer.performance import Performance, make_notes
+from deepperformer.acoustic.inference import predict_mel
+from deepperformer.acoustic.model import AcousticConfig, AcousticModel
+from deepperformer.audio.mel import MelConfig, log_mel
+from deepperformer.core.performance import Performance, make_notes
 
 
 def best_of(fn, repeats: int) -> float:
@@ -40,7 +40,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.checkpoint:
-        from deepperformer.loading import load_acoustic
+        from deepperformer.pipeline.loading import load_acoustic
 
         model, _ = load_acoustic(a.checkpoint)
     else:
@@ -57,7 +57,7 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters()) / 1e6
 
     # one training step at the paper's batch: 16 five-second clips cut from the same performance
-    from deepperformer.models.notes import collate_notes, note_arrays
+    from deepperformer.data.notes import collate_notes, note_arrays
 
     clips = [note_arrays(perf.window(5.0 * i, 5.0 * i + 5.0), 312) for i in range(16)]
     batch = collate_notes(clips, [312] * 16, [0] * 16, [0.0] * 16)
@@ -75,8 +75,14 @@ def main() -> None:
     train_step = best_of(step, a.repeats)
     print(f"acoustic model {params:.2f} M parameters, {a.threads} threads, {a.seconds:.0f} s performance, {n} notes")
     print(f"reference  log-mel of the audio      {ref:8.3f} s  ({ref / a.seconds:.4f} s per s of audio)")
-    print(f"chunked    30 s chunks (synthesis)   {chunked:8.3f} s  ({chunked / a.seconds:.4f} s per s of audio, {chunked / ref:.1f}x reference)")
-    print(f"one shot   whole performance         {whole:8.3f} s  ({whole / a.seconds:.4f} s per s of audio, {whole / ref:.1f}x reference)")
+    print(
+        f"chunked    30 s chunks (synthesis)   {chunked:8.3f} s  ({chunked / a.seconds:.4f} s per s of audio, "
+        f"{chunked / ref:.1f}x reference)"
+    )
+    print(
+        f"one shot   whole performance         {whole:8.3f} s  ({whole / a.seconds:.4f} s per s of audio, "
+        f"{whole / ref:.1f}x reference)"
+    )
     print(f"training   one step, batch 16 x 312  {train_step:8.3f} s  ({train_step / ref:.1f}x reference)")
 
 

@@ -29,7 +29,7 @@ def run(input_path: str, instrument: str, out: Path, threads: int, excerpt: floa
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     src = input_path
     if excerpt is not None:  # the same input cut to its first seconds, as a performance CSV
-        from deepperformer.synthesize import load_input
+        from deepperformer.render.inputs import load_input
 
         r = load_input(Path(input_path))
         cut = r.performance.window(0.0, excerpt)
@@ -44,25 +44,40 @@ def run(input_path: str, instrument: str, out: Path, threads: int, excerpt: floa
     if res.returncode != 0:
         raise SystemExit(f"{input_path}: synthesize failed: {res.stderr.strip().splitlines()[-1]}")
     m = re.search(r"wrote .*: ([\d.]+) s of audio in ([\d.]+) s \(real-time factor ([\d.]+)\), peak memory (\d+) MB", res.stdout)
-    return {"audio_s": float(m.group(1)), "synth_s": float(m.group(2)), "rtf": float(m.group(3)), "peak_mb": int(m.group(4)),
-            "process_s": wall}
+    return {
+        "audio_s": float(m.group(1)),
+        "synth_s": float(m.group(2)),
+        "rtf": float(m.group(3)),
+        "peak_mb": int(m.group(4)),
+        "process_s": wall,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("inputs", nargs="+", help="INPUT:INSTRUMENT (a score or a performance, and piano|violin)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--vocoder", action="append", default=[],
-                    help="a vocoder checkpoint or griffin-lim (repeatable: one row each; default: the shipped one)")
-    ap.add_argument("--excerpt", type=float, default=60.0, help="seconds of the short run (default 60: longer than one chunk of each stage)")
+    ap.add_argument(
+        "--vocoder",
+        action="append",
+        default=[],
+        help="a vocoder checkpoint or griffin-lim (repeatable: one row each; default: the shipped one)",
+    )
+    ap.add_argument(
+        "--excerpt", type=float, default=60.0, help="seconds of the short run (default 60: longer than one chunk of each stage)"
+    )
     a = ap.parse_args()
     import torch
 
-    from deepperformer.audio import MelConfig, load_audio, log_mel
+    from deepperformer.audio.io import load_audio
+    from deepperformer.audio.mel import MelConfig, log_mel
 
     torch.set_num_threads(a.threads)
     print(f"threads: {a.threads}")
-    print(f"{'input':<34}{'vocoder':<26}{'audio s':>9}{'wall s':>8}{'RTF':>7}{'peak MB':>9}{'excerpt peak MB':>17}{'x log-mel ref':>15}")
+    print(
+        f"{'input':<34}{'vocoder':<26}{'audio s':>9}{'wall s':>8}{'RTF':>7}{'peak MB':>9}"
+        f"{'excerpt peak MB':>17}{'x log-mel ref':>15}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for item, vocoder in [(i, v) for i in a.inputs for v in (a.vocoder or [None])]:
             path, _, instrument = item.rpartition(":")
@@ -72,8 +87,11 @@ def main() -> None:
             t = time.perf_counter()
             log_mel(audio, MelConfig())
             ref = max(time.perf_counter() - t, 1e-6)
-            print(f"{Path(path).name[:33]:<34}{Path(vocoder or 'shipped default').stem[:25]:<26}{full['audio_s']:>9.1f}{full['synth_s']:>8.1f}{full['rtf']:>7.3f}{full['peak_mb']:>9d}"
-                  f"{short['peak_mb']:>17d}{full['synth_s'] / ref:>15.1f}")
+            print(
+                f"{Path(path).name[:33]:<34}{Path(vocoder or 'shipped default').stem[:25]:<26}"
+                f"{full['audio_s']:>9.1f}{full['synth_s']:>8.1f}{full['rtf']:>7.3f}{full['peak_mb']:>9d}"
+                f"{short['peak_mb']:>17d}{full['synth_s'] / ref:>15.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from deepperformer.audio import MelConfig
+from deepperformer.audio.mel import MelConfig
 from deepperformer.data.audio_clips import collate_audio
-from deepperformer.models.vocoder import VocoderConfig
-from deepperformer.models.vocos import VocosConfig
+from deepperformer.vocoders.hifigan import VocoderConfig
+from deepperformer.vocoders.vocos import VocosConfig
 
 
 class NoiseClips(Dataset):
@@ -38,8 +38,11 @@ class NoiseClips(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         g = torch.Generator().manual_seed(i)
-        return {"mel": torch.randn(self.frames, 80, generator=g).numpy(),
-                "audio": (0.1 * torch.randn(self.frames * self.hop, generator=g)).numpy(), "clip_id": str(i)}
+        return {
+            "mel": torch.randn(self.frames, 80, generator=g).numpy(),
+            "audio": (0.1 * torch.randn(self.frames * self.hop, generator=g)).numpy(),
+            "clip_id": str(i),
+        }
 
 
 class StepTimer(L.Callback):
@@ -72,23 +75,47 @@ SETS = {
 
 #: Generators: HiFi-GAN's sizes and the Vocos-style model of recipes/vocoder/vocos*.yaml.
 GENERATORS = {
-    "v1": lambda: VocoderConfig.variant("v1"), "v2": lambda: VocoderConfig.variant("v2"), "v3": lambda: VocoderConfig.variant("v3"),
-    "vocos": lambda: VocosConfig(), "vocos-cpu": lambda: VocosConfig(dim=384, intermediate_dim=1152),
+    "v1": lambda: VocoderConfig.variant("v1"),
+    "v2": lambda: VocoderConfig.variant("v2"),
+    "v3": lambda: VocoderConfig.variant("v3"),
+    "vocos": lambda: VocosConfig(),
+    "vocos-cpu": lambda: VocosConfig(dim=384, intermediate_dim=1152),
 }
 
 
-def seconds_per_step(generator: str, batch_size: int, segment_frames: int, steps: int, discriminator: dict | None,
-                     bf16: bool = False, compile: bool = False) -> float:
-    from deepperformer.tasks.vocoder import VocoderTask
+def seconds_per_step(
+    generator: str,
+    batch_size: int,
+    segment_frames: int,
+    steps: int,
+    discriminator: dict | None,
+    bf16: bool = False,
+    compile: bool = False,
+) -> float:
+    from deepperformer.vocoders.task import VocoderTask
 
     cfg = GENERATORS[generator]()
-    task = VocoderTask(cfg.to_dict(), adversarial_start=10**9 if discriminator is None else 0,
-                       discriminator=discriminator, autocast_bf16=bf16, compile=compile)
-    loader = DataLoader(NoiseClips(batch_size * (steps + 2), segment_frames, cfg.hop_length), batch_size=batch_size,
-                        collate_fn=collate_audio)
+    task = VocoderTask(
+        cfg.to_dict(),
+        adversarial_start=10**9 if discriminator is None else 0,
+        discriminator=discriminator,
+        autocast_bf16=bf16,
+        compile=compile,
+    )
+    loader = DataLoader(
+        NoiseClips(batch_size * (steps + 2), segment_frames, cfg.hop_length), batch_size=batch_size, collate_fn=collate_audio
+    )
     timer = StepTimer()
-    trainer = L.Trainer(max_steps=steps + 2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=[timer])
+    trainer = L.Trainer(
+        max_steps=steps + 2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[timer],
+    )
     trainer.fit(task, loader)
     return min(timer.times[2:])  # the first steps pay for allocation (and compilation)
 
@@ -100,7 +127,9 @@ def main() -> None:
     ap.add_argument("--segment-frames", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--sets", default="warmup,quarter-mpd,quarter-mpd+mrd16,mpd+msd", help=f"comma-separated, of {', '.join(SETS)}")
+    ap.add_argument(
+        "--sets", default="warmup,quarter-mpd,quarter-mpd+mrd16,mpd+msd", help=f"comma-separated, of {', '.join(SETS)}"
+    )
     ap.add_argument("--bf16", action="store_true", help="also time each set with bf16 autocast of the discriminators")
     ap.add_argument("--compile", action="store_true", help="also time each set with torch.compile (slow to start)")
     a = ap.parse_args()
@@ -108,8 +137,10 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # a benchmark prints its figures only
     hop = MelConfig().hop_length
-    print(f"batch {a.batch_size} x {a.segment_frames * hop} samples, {a.threads} thread(s); "
-          f"reference: a HiFi-GAN V2 generator-only (warm-up) step in fp32, measured in this run")
+    print(
+        f"batch {a.batch_size} x {a.segment_frames * hop} samples, {a.threads} thread(s); "
+        f"reference: a HiFi-GAN V2 generator-only (warm-up) step in fp32, measured in this run"
+    )
     ref = seconds_per_step("v2", a.batch_size, a.segment_frames, a.steps, None)
     print(f"{'generator':10s} {'discriminators':18s} {'mode':12s} {'s/step':>8s} {'x reference':>12s}")
     modes = [(False, False)] + ([(True, False)] if a.bf16 else []) + ([(False, True)] if a.compile else [])

@@ -1,3 +1,3 @@
-from deepperformer.cli import main
+from deepperformer.cli.main import main
 
 raise SystemExit(main())

@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 # Lightning attaches a logging handler to sys.stderr when first imported. Imported inside a test that
 # captures output (capsys), the handler would keep that test's stream and print "--- Logging error
 # ---" tracebacks into later tests once it is closed; importing it here binds it to pytest's
 # session-wide stream instead.
 import lightning.pytorch  # noqa: E402,F401
+import pytest
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -24,7 +23,7 @@ def data_dir() -> Path:
 @pytest.fixture
 def run_cli(capsys):
     """Run ``deepperformer`` in-process; return (exit code, stdout, stderr)."""
-    from deepperformer.cli import main
+    from deepperformer.cli.main import main
 
     def run(*args):
         code = main([str(a) for a in args])

@@ -5,17 +5,21 @@ import numpy as np
 import pytest
 import torch
 
-from deepperformer.models.acoustic import AcousticConfig, AcousticModel
-from deepperformer.models.notes import collate_notes, frame_positions, note_arrays
-from deepperformer.performance import PEDAL_DTYPE, Performance, make_notes
+from deepperformer.acoustic.model import AcousticConfig, AcousticModel
+from deepperformer.core.performance import PEDAL_DTYPE, Performance, make_notes
+from deepperformer.data.notes import collate_notes, frame_positions, note_arrays
 
 TINY = dict(d_model=16, n_heads=2, encoder_layers=1, encoder_ffn=32, decoder_layers=2, decoder_ffn=32, dropout=0.0)
 
 
 def clip(onsets, offsets, pitches, frames, velocity=80):
-    return {"pitch": np.array(pitches, dtype=np.int64), "velocity": np.full(len(pitches), velocity, dtype=np.int64),
-            "onset": np.array(onsets, dtype=np.float32), "offset": np.array(offsets, dtype=np.float32),
-            "pedal": np.zeros(frames, np.float32)}
+    return {
+        "pitch": np.array(pitches, dtype=np.int64),
+        "velocity": np.full(len(pitches), velocity, dtype=np.int64),
+        "onset": np.array(onsets, dtype=np.float32),
+        "offset": np.array(offsets, dtype=np.float32),
+        "pedal": np.zeros(frames, np.float32),
+    }
 
 
 def batch_of(*clips, performer=None, tempo=None):
@@ -80,7 +84,11 @@ def test_mixer_applies_one_plus_p_w_per_note_before_the_sum():
 def test_ablation_switches_remove_their_parts():
     full = model(n_performers=3)
     names = {n for n, _ in full.named_parameters()}
-    assert "notewise_w" in names and any(n.startswith("performer_emb") for n in names) and any(n.startswith("encoder") for n in names)
+    assert (
+        "notewise_w" in names
+        and any(n.startswith("performer_emb") for n in names)
+        and any(n.startswith("encoder") for n in names)
+    )
 
     no_pe = model(use_notewise_pe=False)
     assert no_pe.notewise_w is None and "notewise_w" not in dict(no_pe.named_parameters())
@@ -148,7 +156,7 @@ def test_windows_bound_the_receptive_field():
     changed = clip([0, 10, 200], [8, 20, 210], [60, 62, 71], 260)  # only a far note differs
     with torch.no_grad():
         ya, yb = m(batch_of(base))[0], m(batch_of(changed))[0]
-    torch.testing.assert_close(ya[:200 - cfg.receptive_field()], yb[:200 - cfg.receptive_field()])
+    torch.testing.assert_close(ya[: 200 - cfg.receptive_field()], yb[: 200 - cfg.receptive_field()])
     assert not torch.allclose(ya[200:], yb[200:])
 
 
@@ -175,7 +183,7 @@ def test_both_positional_modes_train(positional):
 def test_chunked_long_input_matches_unchunked():
     """A 40-second performance predicted in 8-second chunks equals the one-shot prediction: with a
     bounded receptive field the cross-fades lie where both chunks are exact."""
-    from deepperformer.inference import plan_chunks, predict_mel
+    from deepperformer.acoustic.inference import plan_chunks, predict_mel
 
     rng = np.random.default_rng(0)
     n = 120
@@ -191,7 +199,7 @@ def test_chunked_long_input_matches_unchunked():
 
 def test_chunked_full_attention_is_close_away_from_joins():
     """Without a bounded receptive field the joins are cross-faded; frames far from them agree closely."""
-    from deepperformer.inference import predict_mel
+    from deepperformer.acoustic.inference import predict_mel
 
     rng = np.random.default_rng(1)
     onset = np.sort(rng.uniform(0, 30, 80))
@@ -206,7 +214,7 @@ def test_chunked_full_attention_is_close_away_from_joins():
 
 
 def test_baseline_generates_audio_conditioned_on_the_performer():
-    from deepperformer.models.baseline import BaselineConfig, RollBaseline
+    from deepperformer.acoustic.baseline import BaselineConfig, RollBaseline
 
     torch.manual_seed(0)
     m = RollBaseline(BaselineConfig(upsample_initial_channel=16, performer_dim=4, n_performers=2)).eval()

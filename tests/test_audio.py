@@ -3,14 +3,23 @@ import pytest
 import soundfile as sf
 import torch
 
-from deepperformer.audio import LogMel, MelConfig, audio_duration, load_audio, log_mel, write_audio
-from deepperformer.errors import DeepPerformerError
+from deepperformer.audio.io import audio_duration, load_audio, write_audio
+from deepperformer.audio.mel import LogMel, MelConfig, log_mel
+from deepperformer.core.errors import DeepPerformerError
 
 
 def test_mel_config_is_the_papers():
     c = MelConfig()
     assert (c.sample_rate, c.n_fft, c.win_length, c.hop_length, c.n_mels, c.f_min, c.f_max, c.log_floor) == (
-        16000, 1024, 1024, 256, 80, 0.0, 8000.0, 1e-5)
+        16000,
+        1024,
+        1024,
+        256,
+        80,
+        0.0,
+        8000.0,
+        1e-5,
+    )
     assert c.n_frames(80000) == 313  # a 5-second clip
     assert MelConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError):
@@ -18,7 +27,9 @@ def test_mel_config_is_the_papers():
 
 
 def test_mel_config_mismatch_is_refused_with_a_clear_message():
-    with pytest.raises(DeepPerformerError, match=r"ckpt.pt: the vocoder uses another mel configuration \(n_mels 128, expected 80\)"):
+    with pytest.raises(
+        DeepPerformerError, match=r"ckpt.pt: the vocoder uses another mel configuration \(n_mels 128, expected 80\)"
+    ):
         MelConfig().check_compatible(MelConfig(n_mels=128), "ckpt.pt", "the vocoder")
     MelConfig().check_compatible(MelConfig(), "x", "same")  # no error
 
@@ -48,8 +59,10 @@ def test_chunked_log_mel_equals_one_shot():
     np.testing.assert_allclose(chunked, ref, atol=1e-4)
 
 
-@pytest.mark.parametrize("fmt,subtype,suffix", [("WAV", "PCM_16", ".wav"), ("FLAC", "PCM_16", ".flac"),
-                                                ("MP3", "MPEG_LAYER_III", ".mp3"), ("OGG", "OPUS", ".opus")])
+@pytest.mark.parametrize(
+    "fmt,subtype,suffix",
+    [("WAV", "PCM_16", ".wav"), ("FLAC", "PCM_16", ".flac"), ("MP3", "MPEG_LAYER_III", ".mp3"), ("OGG", "OPUS", ".opus")],
+)
 def test_load_audio_formats_resample_and_downmix(tmp_path, fmt, subtype, suffix):
     sr = 48000 if fmt == "OGG" else 22050  # opus only supports 8/12/16/24/48 kHz
     t = np.arange(int(sr * 1.0)) / sr

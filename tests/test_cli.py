@@ -103,8 +103,11 @@ def test_bad_option_values(tmp_path, data_dir, run_cli):
 
 
 def test_console_script_exit_code_and_no_traceback(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "deepperformer", "render", str(tmp_path / "x.mei"), "-o", str(tmp_path / "o.mid")],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "deepperformer", "render", str(tmp_path / "x.mei"), "-o", str(tmp_path / "o.mid")],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2
     assert res.stderr.strip() == f"deepperformer: error: {tmp_path / 'x.mei'}: score file not found"
 

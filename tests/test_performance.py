@@ -1,12 +1,23 @@
 import numpy as np
 import pytest
 
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import (
-    DEFAULT_QPM, DYNAMIC_VELOCITY, GRACE_SEC, MIN_DURATION_SEC, PEDAL_DTYPE, Performance, deadpan, load_bach_violin,
-    load_match, load_nasap, load_performance, load_performance_csv, load_performance_midi, make_notes,
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import (
+    DEFAULT_QPM,
+    DYNAMIC_VELOCITY,
+    MIN_DURATION_SEC,
+    PEDAL_DTYPE,
+    Performance,
+    load_bach_violin,
+    load_match,
+    load_nasap,
+    load_performance,
+    load_performance_csv,
+    load_performance_midi,
+    make_notes,
 )
-from deepperformer.score import SCORE_NOTE_DTYPE, TEMPO_DTYPE, Score, load_score
+from deepperformer.core.score import SCORE_NOTE_DTYPE, TEMPO_DTYPE, Score, load_score
+from deepperformer.render.deadpan import GRACE_SEC, deadpan
 
 
 def test_midi_round_trip_with_pedal(tmp_path):
@@ -75,7 +86,9 @@ def test_nasap_alignment_refers_to_unfolded_ids(data_dir):
 
 def test_bach_violin_csvs(data_dir):
     c = data_dir / "bach-violin"
-    score, perf = load_bach_violin(c / "notes/jane-doe/jane-doe_bwv1001_mov1.csv", c / "alignments/jane-doe/jane-doe_bwv1001_mov1.csv")
+    score, perf = load_bach_violin(
+        c / "notes/jane-doe/jane-doe_bwv1001_mov1.csv", c / "alignments/jane-doe/jane-doe_bwv1001_mov1.csv"
+    )
     assert len(score) == len(perf) == 16
     assert score.notes["onset_quarter"].max() == 11.0  # 264 ticks / 24
     assert perf.notes["duration_sec"].min() >= MIN_DURATION_SEC  # the grace notes aligned with end == start
@@ -117,7 +130,12 @@ def test_deadpan_tempo_dynamics_and_grace(data_dir):
 
 def test_deadpan_tempo_changes_and_default():
     notes = np.zeros(3, dtype=SCORE_NOTE_DTYPE)
-    notes["onset_quarter"], notes["duration_quarter"], notes["pitch"], notes["grace_order"] = [0, 2, 4], [1, 1, 1], [60, 62, 64], -1
+    notes["onset_quarter"], notes["duration_quarter"], notes["pitch"], notes["grace_order"] = (
+        [0, 2, 4],
+        [1, 1, 1],
+        [60, 62, 64],
+        -1,
+    )
     notes["id"] = ["a", "b", "c"]
     changing = Score(notes, np.array([(0.0, 60.0), (2.0, 120.0)], dtype=TEMPO_DTYPE))
     np.testing.assert_allclose(deadpan(changing).notes["onset_sec"], [0.0, 2.0, 3.0])

@@ -5,14 +5,15 @@ import tarfile
 import numpy as np
 import pytest
 
-from deepperformer.audio import MelConfig, load_audio, log_mel
+from deepperformer.audio.io import load_audio
+from deepperformer.audio.mel import MelConfig, log_mel
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import Performance
+from deepperformer.core.score import Score
 from deepperformer.data.base import PrepareOptions
 from deepperformer.data.manifest import COLUMNS, read_manifest, write_manifest
 from deepperformer.data.prepare import prepare
 from deepperformer.data.splits import assign_splits, load_splits
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import Performance
-from deepperformer.score import Score
 
 
 def quiet(*a, **k):
@@ -72,7 +73,9 @@ def test_bach_violin_slice_offset_and_baroque_tuning(tmp_path, data_dir):
     assert (p2.notes["pitch"] == p1.notes["pitch"] - 1).all()
     s2 = Score.load(out / rows["jane-doe_bwv1001_mov2"].score)
     assert sorted(s2.notes["pitch"]) == sorted(p1.notes["pitch"])
-    keep = prepare("bach-violin", data_dir / "bach-violin", tmp_path / "keep", options=PrepareOptions(baroque_tuning="skip"), log=quiet)
+    keep = prepare(
+        "bach-violin", data_dir / "bach-violin", tmp_path / "keep", options=PrepareOptions(baroque_tuning="skip"), log=quiet
+    )
     assert keep["recordings"] == 3
 
 
@@ -109,7 +112,9 @@ def test_resume_after_interruption(tmp_path, data_dir, monkeypatch):
 def test_parallel_workers_give_the_same_manifest(tmp_path, data_dir):
     prepare("bach-violin", data_dir / "bach-violin", tmp_path / "a", workers=1, log=quiet)
     prepare("bach-violin", data_dir / "bach-violin", tmp_path / "b", workers=2, log=quiet)
-    assert (tmp_path / "a" / "manifest.csv").read_text() == (tmp_path / "b" / "manifest.csv").read_text().replace(str(tmp_path / "b"), str(tmp_path / "a"))
+    assert (tmp_path / "a" / "manifest.csv").read_text() == (tmp_path / "b" / "manifest.csv").read_text().replace(
+        str(tmp_path / "b"), str(tmp_path / "a")
+    )
 
 
 @pytest.mark.parametrize("meta", ["csv", "json"])
@@ -216,5 +221,8 @@ def test_mel_config_of_an_existing_output_is_checked(tmp_path, data_dir):
     out = tmp_path / "v"
     out.mkdir()
     (out / "mel_config.json").write_text(json.dumps({**MelConfig().to_dict(), "n_mels": 128}))
-    with pytest.raises(DeepPerformerError, match=r"mel_config.json: this output folder uses another mel configuration \(n_mels 128, expected 80\)"):
+    with pytest.raises(
+        DeepPerformerError,
+        match=r"mel_config.json: this output folder uses another mel configuration \(n_mels 128, expected 80\)",
+    ):
         prepare("vienna4x22", data_dir / "vienna4x22", out, log=quiet)

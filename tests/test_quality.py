@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deepperformer.quality import frame_rate_comb, pitch_metrics
+from deepperformer.evaluation.quality import frame_rate_comb, pitch_metrics
 
 SR = 16000
 
@@ -38,7 +38,12 @@ def test_pitch_metrics_score_a_tone_against_its_note():
 def test_quality_table_on_the_fixture_corpus(corpus, tmp_path):
     import shutil
 
-    from deepperformer.quality import format_quality_table, quality_rows, summarize, write_report
+    from deepperformer.evaluation.quality import (
+        format_quality_table,
+        quality_rows,
+        summarize,
+        write_report,
+    )
 
     fluidsynth = shutil.which("fluidsynth") is not None
     rows = quality_rows([], [], [corpus], split="test", count=2, seconds=3.0, fluidsynth=fluidsynth, progress=False)
@@ -55,7 +60,11 @@ def test_quality_table_on_the_fixture_corpus(corpus, tmp_path):
 
 
 def test_table_labels_tell_runs_apart():
-    from deepperformer.quality import labels
+    from deepperformer.evaluation.quality import labels
 
-    assert labels(["griffin-lim", "runs/a/model.pt", "runs/b/model.pt", "checkpoints/vocoder_vocos.pt"]) == \
-        ["griffin-lim", "a/model", "b/model", "vocoder_vocos"]
+    assert labels(["griffin-lim", "runs/a/model.pt", "runs/b/model.pt", "checkpoints/vocoder_vocos.pt"]) == [
+        "griffin-lim",
+        "a/model",
+        "b/model",
+        "vocoder_vocos",
+    ]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from deepperformer.errors import DeepPerformerError
-from deepperformer.score import SCORE_NOTE_DTYPE, Score, load_score
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.score import SCORE_NOTE_DTYPE, Score, load_score
 
 MINUET_PITCHES = [60, 64, 65, 67, 69, 71, 72, 74]  # one pass: chord C+E, grace F, G, tied A, B, C, D
 

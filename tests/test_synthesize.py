@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from deepperformer.audio import MelConfig, load_audio, log_mel
-from deepperformer.checkpoint import export_checkpoint, load_checkpoint
-from deepperformer.models.vocoder import Vocoder, VocoderConfig
-
+from deepperformer.audio.io import load_audio
+from deepperformer.audio.mel import MelConfig, log_mel
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.vocoders.hifigan import Vocoder, VocoderConfig
 from tests.helpers import assert_one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,23 +25,34 @@ def tiny_vocoder(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = Vocoder(VocoderConfig(upsample_initial_channel=16))
     path = tmp_path_factory.mktemp("voc") / "tiny_vocoder.pt"
-    export_checkpoint(path, "vocoder", {"model": model.config.to_dict(), "instrument": None, "variant": "v2"}, MelConfig(), [],
-                      model.state_dict(), {"steps": 0, "data": [], "metrics": {}})
+    export_checkpoint(
+        path,
+        "vocoder",
+        {"model": model.config.to_dict(), "instrument": None, "variant": "v2"},
+        MelConfig(),
+        [],
+        model.state_dict(),
+        {"steps": 0, "data": [], "metrics": {}},
+    )
     return path
 
 
-@pytest.mark.parametrize("instrument,score,performer", [
-    ("piano", "minuet_in_g.krn", "piano-timgm6mb"),
-    ("violin", "minuet_in_g_violin.krn", "minji-kim"),
-])
+@pytest.mark.parametrize(
+    "instrument,score,performer",
+    [
+        ("piano", "minuet_in_g.krn", "piano-timgm6mb"),
+        ("violin", "minuet_in_g_violin.krn", "minji-kim"),
+    ],
+)
 def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, performer, tmp_path, run_cli):
     """End to end with the shipped checkpoints: a WAV of the right length whose mel follows the
     acoustic model's prediction (the vocoder renders what stage 2 asked for)."""
     if not SHIPPED_VOCODERS[instrument].exists():
         pytest.fail(f"{SHIPPED_VOCODERS[instrument]} is not shipped")
     out = tmp_path / "out.wav"
-    code, stdout, err = run_cli("synthesize", EXAMPLES / score, "-o", out, "--instrument", instrument,
-                                "--performer", performer, "--tempo", "240", "--png")
+    code, stdout, err = run_cli(
+        "synthesize", EXAMPLES / score, "-o", out, "--instrument", instrument, "--performer", performer, "--tempo", "240", "--png"
+    )
     assert code == 0, err
     assert "real-time factor" in stdout and f"performer {performer}" in stdout
     info = sf.info(out)
@@ -51,13 +62,16 @@ def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, per
     audio = load_audio(out, 16000)
     assert 0.01 < np.abs(audio).max() <= 1.0
 
-    from deepperformer.loading import load_acoustic
-    from deepperformer.inference import predict_mel
-    from deepperformer.synthesize import conditioning_tempo, load_input
+    from deepperformer.acoustic.inference import predict_mel
+    from deepperformer.pipeline.loading import load_acoustic
+    from deepperformer.pipeline.synthesis import conditioning_tempo
+    from deepperformer.render.inputs import load_input
 
     model, ckpt = load_acoustic(SHIPPED_PIANO if instrument == "piano" else SHIPPED_VIOLIN)
     r = load_input(EXAMPLES / score, 240.0)
-    pred = predict_mel(model, r.performance, ckpt["performer_vocab"].index(performer), conditioning_tempo(model, ckpt, r.tempo_qpm))
+    pred = predict_mel(
+        model, r.performance, ckpt["performer_vocab"].index(performer), conditioning_tempo(model, ckpt, r.tempo_qpm)
+    )
     got = log_mel(audio, MelConfig())[: len(pred)]
     # the vocoded audio's mel is near the requested one: much nearer than to a mel shifted in time
     err_aligned = float(np.mean((got - pred) ** 2))
@@ -67,13 +81,15 @@ def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, per
 
 def test_performance_input_keeps_its_timing(tmp_path, run_cli, tiny_vocoder):
     perf = tmp_path / "perf.mid"
-    code, _, err = run_cli("render", ROOT / "tests" / "data" / "scores" / "minuet.musicxml", "-o", perf, "--tempo", "90", "--no-png")
+    code, _, err = run_cli(
+        "render", ROOT / "tests" / "data" / "scores" / "minuet.musicxml", "-o", perf, "--tempo", "90", "--no-png"
+    )
     assert code == 0, err
     out = tmp_path / "perf.wav"
     code, stdout, err = run_cli("synthesize", perf, "-o", out, "--vocoder", tiny_vocoder)
     assert code == 0, err
     assert "(performance)" in stdout
-    from deepperformer.performance import load_performance
+    from deepperformer.core.performance import load_performance
 
     assert load_performance(perf).duration == pytest.approx(8.0)  # 12 quarters at 90 qpm
     assert sf.info(out).duration == pytest.approx(8.0 + 0.5, abs=0.1)  # as played, plus the tail
@@ -83,13 +99,24 @@ def test_griffin_lim_vocodes_the_chain(tmp_path, run_cli):
     """--vocoder griffin-lim: the shipped acoustic model's mel, inverted without a neural vocoder;
     the audio's mel is near the requested one."""
     out = tmp_path / "gl.wav"
-    code, stdout, err = run_cli("synthesize", EXAMPLES / "minuet_in_g_violin.krn", "-o", out, "--instrument", "violin",
-                                "--tempo", "240", "--vocoder", "griffin-lim")
+    code, stdout, err = run_cli(
+        "synthesize",
+        EXAMPLES / "minuet_in_g_violin.krn",
+        "-o",
+        out,
+        "--instrument",
+        "violin",
+        "--tempo",
+        "240",
+        "--vocoder",
+        "griffin-lim",
+    )
     assert code == 0, err
     assert sf.info(out).duration == pytest.approx(12.5, abs=0.1)
-    from deepperformer.loading import load_acoustic
-    from deepperformer.inference import predict_mel
-    from deepperformer.synthesize import conditioning_tempo, load_input
+    from deepperformer.acoustic.inference import predict_mel
+    from deepperformer.pipeline.loading import load_acoustic
+    from deepperformer.pipeline.synthesis import conditioning_tempo
+    from deepperformer.render.inputs import load_input
 
     model, ckpt = load_acoustic(SHIPPED_VIOLIN)
     r = load_input(EXAMPLES / "minuet_in_g_violin.krn", 240.0)
@@ -134,7 +161,9 @@ def test_bad_inputs_give_one_line_errors(tmp_path, run_cli, tiny_vocoder):
     other = tmp_path / "other_mel.pt"
     torch.save(ckpt, other)
     code, _, err = run_cli("synthesize", score, "-o", out, "--vocoder", other)
-    assert_one_line_error(code, err, out, "other_mel.pt: this vocoder", "uses another mel configuration (hop_length 200, expected 256)")
+    assert_one_line_error(
+        code, err, out, "other_mel.pt: this vocoder", "uses another mel configuration (hop_length 200, expected 256)"
+    )
     # a vocoder fine-tuned for the other instrument
     ckpt = torch.load(tiny_vocoder, weights_only=True)
     ckpt["config"]["instrument"] = "violin"

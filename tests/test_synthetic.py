@@ -6,13 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-from deepperformer.audio import load_audio
+from deepperformer.audio.io import load_audio
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import Performance
 from deepperformer.data.base import PrepareOptions
 from deepperformer.data.manifest import read_manifest
 from deepperformer.data.prepare import prepare
 from deepperformer.data.synthetic import PERFORMERS, check_tools
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import Performance
 
 OPTS = dict(piano_hours=0.01, violin_hours=0.006)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepperformer.audio import MelConfig
-from deepperformer.checkpoint import export_checkpoint, load_checkpoint
-from deepperformer.errors import DeepPerformerError
-from deepperformer.recipes import load_recipe
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.training.recipes import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -20,8 +20,8 @@ def test_every_shipped_recipe_resolves():
             continue
         r = load_recipe(path)
         if r["stage"] == "vocoder":
-            from deepperformer.models.discriminators import DiscriminatorConfig
-            from deepperformer.models.vocoder import vocoder_config
+            from deepperformer.vocoders.build import vocoder_config
+            from deepperformer.vocoders.discriminators import DiscriminatorConfig
 
             vocoder_config(r["model"]).validate(MelConfig())  # sizes consistent with the mel hop
             DiscriminatorConfig.from_dict(r["discriminator"])
@@ -39,10 +39,18 @@ def test_every_shipped_recipe_resolves():
 
 def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus, tmp_path, run_cli):
     """init_from: weights from an exported acoustic model; the performer rows move with their names."""
-    from deepperformer.train import file_sha256, warm_start
+    from deepperformer.training.acoustic import warm_start
+    from deepperformer.training.fit import file_sha256
 
     pre = tmp_path / "pre"
-    base = ["train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]", "--set", "data.instrument=violin"]
+    base = [
+        "train",
+        RECIPES / "debug" / "acoustic.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "data.instrument=violin",
+    ]
     code, out, err = run_cli(*base, "--max-steps", "1", "-o", pre)
     assert code == 0, err
     ft = tmp_path / "ft"
@@ -52,7 +60,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
     prov = torch.load(ft / "model.pt", weights_only=True)["provenance"]
     assert prov["init_from_steps"] == 1 and prov["init_from_sha256"] == file_sha256(pre / "model.pt")
 
-    from deepperformer.loading import load_acoustic
+    from deepperformer.pipeline.loading import load_acoustic
 
     model, ckpt = load_acoustic(pre / "model.pt")
     vocab = ckpt["performer_vocab"]
@@ -69,15 +77,28 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
 
 
 def test_recipe_required_values_and_overrides():
-    with pytest.raises(DeepPerformerError, match=r"required setting data.manifests has no value \(set it with --set data.manifests=...\)"):
+    with pytest.raises(
+        DeepPerformerError, match=r"required setting data.manifests has no value \(set it with --set data.manifests=...\)"
+    ):
         load_recipe(RECIPES / "debug" / "acoustic.yaml")
-    r = load_recipe(RECIPES / "debug" / "acoustic.yaml", ["data.manifests=[a.csv]", "data.instrument=violin", "trainer.max_steps=7"])
+    r = load_recipe(
+        RECIPES / "debug" / "acoustic.yaml", ["data.manifests=[a.csv]", "data.instrument=violin", "trainer.max_steps=7"]
+    )
     assert r["data"]["manifests"] == ["a.csv"] and r["trainer"]["max_steps"] == 7 and r["model"]["d_model"] == 16
 
 
 def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
     run = tmp_path / "run"
-    args = ["train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]", "--set", "data.instrument=violin", "-o", run]
+    args = [
+        "train",
+        RECIPES / "debug" / "acoustic.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "data.instrument=violin",
+        "-o",
+        run,
+    ]
     code, out, err = run_cli(*args)
     assert code == 0, err
     assert (run / "ckpt" / "last.ckpt").exists() and list((run / "mels").glob("*.png"))
@@ -98,35 +119,47 @@ def test_train_resume_export_and_evaluate(corpus, tmp_path, run_cli):
     recorded = ckpt["provenance"]["metrics"]["validation_logmel_mse"]
     code, out, err = run_cli("evaluate", run / "model.pt", "--manifest", corpus, "--split", "validation")
     assert code == 0, err
-    line = next(l for l in out.splitlines() if l.startswith("full"))
+    line = next(row for row in out.splitlines() if row.startswith("full"))
     assert float(line.split()[4]) == pytest.approx(recorded, abs=1e-4)  # the shipped figure reproduces
     code, out, err = run_cli("info", run / "model.pt")
-    assert code == 0 and "acoustic model (full)" in out and "trained: 6 steps" in out and f"validation_logmel_mse: {recorded}" in out
+    assert (
+        code == 0 and "acoustic model (full)" in out and "trained: 6 steps" in out and f"validation_logmel_mse: {recorded}" in out
+    )
 
 
 def test_timing_of_a_stopped_start_survives_to_its_last_checkpoint(tmp_path):
     import json
 
-    from deepperformer.train import record_timing
+    from deepperformer.training.fit import record_timing
 
     record_timing(tmp_path, 0, 200, 100.0)  # at the checkpoint of step 200
     record_timing(tmp_path, 0, 400, 210.0)  # at step 400; then the process is killed
     assert record_timing(tmp_path, 400, 400, 3.0) == pytest.approx(210.0 / 400)  # an export-only start adds nothing
     assert record_timing(tmp_path, 400, 600, 90.0) == pytest.approx(300.0 / 600)  # the resumed start
     assert json.loads((tmp_path / "timing.json").read_text()) == [
-        {"start_step": 0, "end_step": 400, "seconds": 210.0}, {"start_step": 400, "end_step": 600, "seconds": 90.0}]
+        {"start_step": 0, "end_step": 400, "seconds": 210.0},
+        {"start_step": 400, "end_step": 600, "seconds": 90.0},
+    ]
 
 
 def test_baseline_trains_and_evaluates_beside_the_acoustic_model(corpus, tmp_path, run_cli):
     run = tmp_path / "base"
-    code, out, err = run_cli("train", RECIPES / "debug" / "baseline.yaml", "--set", f"data.manifests=[{corpus}]",
-                             "--set", "data.instrument=violin", "-o", run)
+    code, out, err = run_cli(
+        "train",
+        RECIPES / "debug" / "baseline.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "data.instrument=violin",
+        "-o",
+        run,
+    )
     assert code == 0, err
     ckpt = torch.load(run / "model.pt", weights_only=True)
     assert ckpt["stage"] == "baseline" and ckpt["provenance"]["steps"] == 2
     code, out, err = run_cli("evaluate", run / "model.pt", "--manifest", corpus, "--split", "validation")
     assert code == 0, err
-    line = next(l for l in out.splitlines() if l.startswith("baseline"))
+    line = next(row for row in out.splitlines() if row.startswith("baseline"))
     assert float(line.split()[4]) == pytest.approx(ckpt["provenance"]["metrics"]["validation_logmel_mse"], abs=1e-3)
 
 
@@ -136,7 +169,9 @@ def test_checkpoint_refusals(tmp_path):
     assert load_checkpoint(tmp_path / "a.pt", "acoustic")["performer_vocab"] == ["p"]
     with pytest.raises(DeepPerformerError, match="a.pt: is a checkpoint of the acoustic stage, not of the vocoder stage"):
         load_checkpoint(tmp_path / "a.pt", "vocoder")
-    with pytest.raises(DeepPerformerError, match=r"a.pt: this checkpoint uses another mel configuration \(hop_length 256, expected 200\)"):
+    with pytest.raises(
+        DeepPerformerError, match=r"a.pt: this checkpoint uses another mel configuration \(hop_length 256, expected 200\)"
+    ):
         load_checkpoint(tmp_path / "a.pt", "acoustic", MelConfig(hop_length=200))
     torch.save({"something": "else"}, tmp_path / "b.pt")
     with pytest.raises(DeepPerformerError, match="not an exported deepperformer checkpoint"):
@@ -147,7 +182,17 @@ def test_checkpoint_refusals(tmp_path):
 
 
 def test_misspelt_recipe_setting_is_a_clear_error(corpus, tmp_path, run_cli):
-    code, out, err = run_cli("train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]",
-                             "--set", "data.instrument=violin", "--set", "model.use_notewise=false", "-o", tmp_path / "r")
+    code, out, err = run_cli(
+        "train",
+        RECIPES / "debug" / "acoustic.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "data.instrument=violin",
+        "--set",
+        "model.use_notewise=false",
+        "-o",
+        tmp_path / "r",
+    )
     assert code == 2 and "Traceback" not in err
     assert "bad model or optim setting (unknown AcousticConfig settings: ['use_notewise'])" in err

@@ -30,7 +30,8 @@ def test_vocode_copies_a_recording_at_any_sample_rate(vocoder, tmp_path, run_cli
     assert out.with_suffix(".png").exists()
     mse = float(stdout.split("log-mel MSE against the original ")[1].split(",")[0])
     # a copy, not noise: far nearer the original than white noise of the same level
-    from deepperformer.audio import load_audio, log_mel
+    from deepperformer.audio.io import load_audio
+    from deepperformer.audio.mel import log_mel
 
     original = load_audio(src, 16000)
     noise = np.random.default_rng(1).normal(0, original.std(), len(original)).astype(np.float32)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from deepperformer.audio import MelConfig, log_mel
+from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
-from deepperformer.models.vocoder import VARIANTS, Vocoder, VocoderConfig, multi_resolution_stft
+from deepperformer.vocoders.hifigan import VARIANTS, Vocoder, VocoderConfig
+from deepperformer.vocoders.stft import multi_resolution_stft
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -99,17 +100,50 @@ def test_vocoder_trains_through_both_phases_resumes_and_exports(corpus, tmp_path
 
 def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     acoustic = tmp_path / "ac"
-    code, out, err = run_cli("train", RECIPES / "debug" / "acoustic.yaml", "--set", f"data.manifests=[{corpus}]",
-                             "--set", "data.instrument=violin", "--max-steps", "1", "-o", acoustic)
+    code, out, err = run_cli(
+        "train",
+        RECIPES / "debug" / "acoustic.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "data.instrument=violin",
+        "--max-steps",
+        "1",
+        "-o",
+        acoustic,
+    )
     assert code == 0, err
     voc = tmp_path / "voc"
-    code, out, err = run_cli("train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]",
-                             "--set", "optim.adversarial_start=10", "--max-steps", "1", "-o", voc)
+    code, out, err = run_cli(
+        "train",
+        RECIPES / "debug" / "vocoder.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "optim.adversarial_start=10",
+        "--max-steps",
+        "1",
+        "-o",
+        voc,
+    )
     assert code == 0, err
     ft = tmp_path / "ft"
-    code, out, err = run_cli("train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]",
-                             "--set", f"data.predicted_mels_from={acoustic / 'model.pt'}", "--set", f"init_from={voc / 'model.pt'}",
-                             "--set", "optim.adversarial_start=10", "--max-steps", "1", "-o", ft)
+    code, out, err = run_cli(
+        "train",
+        RECIPES / "debug" / "vocoder.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        f"data.predicted_mels_from={acoustic / 'model.pt'}",
+        "--set",
+        f"init_from={voc / 'model.pt'}",
+        "--set",
+        "optim.adversarial_start=10",
+        "--max-steps",
+        "1",
+        "-o",
+        ft,
+    )
     assert code == 0, err
     predicted = sorted((ft / "predicted_mels").rglob("*.npy"))
     assert predicted  # one per train/validation recording
@@ -118,7 +152,7 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     assert np.load(predicted[0]).shape == cached.shape  # frame-aligned with the real audio
     ckpt = torch.load(ft / "model.pt", weights_only=True)
     assert ckpt["config"]["input"] == "predicted" and ckpt["provenance"]["init_from"].endswith("model.pt")
-    from deepperformer.train import file_sha256
+    from deepperformer.training.fit import file_sha256
 
     assert ckpt["provenance"]["init_from_sha256"] == file_sha256(voc / "model.pt")
     assert ckpt["provenance"]["init_from_steps"] == 1
@@ -126,10 +160,20 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
     code, out, err = run_cli("info", ft / "model.pt")
     assert code == 0 and "fine-tuned from:" in out and "(1 steps, sha256" in out and "teacher-forced mels of:" in out, out
     # evaluate: the same vocoder on the corpus mels and on the acoustic model's teacher-forced mels
-    code, out, err = run_cli("evaluate", ft / "model.pt", "--manifest", corpus, "--split", "validation", "--max-clips", "2",
-                             "--predicted-mels-from", acoustic / "model.pt")
+    code, out, err = run_cli(
+        "evaluate",
+        ft / "model.pt",
+        "--manifest",
+        corpus,
+        "--split",
+        "validation",
+        "--max-clips",
+        "2",
+        "--predicted-mels-from",
+        acoustic / "model.pt",
+    )
     assert code == 0, err
-    rows = {l.split()[2]: l.split() for l in out.splitlines() if l.startswith("v2")}
+    rows = {line.split()[2]: line.split() for line in out.splitlines() if line.startswith("v2")}
     assert set(rows) == {"ground-truth", "predicted:model.pt"}
     assert rows["ground-truth"][3:6] == rows["predicted:model.pt"][3:6] == ["bv", "violin", "2"]
     assert rows["ground-truth"][6] != rows["predicted:model.pt"][6]  # other mels in, other error out
@@ -138,25 +182,32 @@ def test_finetuning_on_predicted_mels(corpus, tmp_path, run_cli):
 def test_evaluate_prints_copy_synthesis_errors(corpus, tmp_path, run_cli):
     torch.manual_seed(0)
     model = Vocoder(VocoderConfig(upsample_initial_channel=16))
-    from deepperformer.checkpoint import export_checkpoint
+    from deepperformer.core.checkpoint import export_checkpoint
 
     path = tmp_path / "v.pt"
-    export_checkpoint(path, "vocoder", {"model": model.config.to_dict(), "variant": "v2"}, MelConfig(), [], model.state_dict(),
-                      {"steps": 5, "data": [], "metrics": {}})
+    export_checkpoint(
+        path,
+        "vocoder",
+        {"model": model.config.to_dict(), "variant": "v2"},
+        MelConfig(),
+        [],
+        model.state_dict(),
+        {"steps": 5, "data": [], "metrics": {}},
+    )
     code, out, err = run_cli("evaluate", path, "--manifest", corpus, "--split", "validation", "--max-clips", "2")
     assert code == 0, err
-    row = next(l for l in out.splitlines() if l.startswith("v2"))
+    row = next(line for line in out.splitlines() if line.startswith("v2"))
     steps, mels, corpus_name, instrument, clips, mse, sc, mag = row.split()[1:]
     assert (steps, mels, corpus_name, instrument, clips) == ("5", "ground-truth", "bv", "violin", "2")
     from deepperformer.data.audio_clips import AudioClipDataset
-    from deepperformer.quality import copy_synthesis_errors
+    from deepperformer.vocoders.metrics import copy_synthesis_errors
 
     direct = copy_synthesis_errors(model, AudioClipDataset([corpus], "validation", "violin", max_clips=2))
     assert float(mse) == pytest.approx(direct["logmel_mse"], rel=1e-3) and float(mse) > 0.1  # an untrained vocoder is far off
 
 
 def test_onset_f1():
-    from deepperformer.transcription import onset_f1
+    from deepperformer.evaluation.transcription import onset_f1
 
     ref = np.array([[0.0, 0.5, 60], [0.5, 1.0, 64], [1.0, 1.5, 67], [1.0, 1.5, 72]])
     assert onset_f1(ref, ref)["f1"] == pytest.approx(1.0)
@@ -172,10 +223,10 @@ def test_onset_f1():
 @pytest.mark.slow
 def test_transkun_transcribes_a_fluidsynth_piano_rendering(tmp_path):
     """Transkun (weights from its wheel) finds the notes of a FluidSynth piano rendering."""
+    from deepperformer.core.score import load_score
     from deepperformer.data.synthetic import PERFORMERS, render
-    from deepperformer.performance import deadpan
-    from deepperformer.score import load_score
-    from deepperformer.transcription import onset_f1, transcribe
+    from deepperformer.evaluation.transcription import onset_f1, transcribe
+    from deepperformer.render.deadpan import deadpan
     from tests.conftest import DATA
 
     perf = deadpan(load_score(DATA / "scores" / "minuet.musicxml"))
@@ -186,10 +237,15 @@ def test_transkun_transcribes_a_fluidsynth_piano_rendering(tmp_path):
 
 
 def test_discriminator_sets_and_the_paper_feature_matching_weight():
-    from deepperformer.models.discriminators import DiscriminatorConfig, Discriminators
-    from deepperformer.tasks.vocoder import VocoderTask
+    from deepperformer.vocoders.discriminators import (
+        DiscriminatorConfig,
+        Discriminators,
+    )
+    from deepperformer.vocoders.task import VocoderTask
 
-    params = lambda d: sum(p.numel() for p in d.parameters()) / 1e6
+    def params(d):
+        return sum(p.numel() for p in d.parameters()) / 1e6
+
     full = Discriminators(DiscriminatorConfig(msd=False))
     quarter = Discriminators(DiscriminatorConfig(msd=False, mpd_width=0.25))
     assert params(full) == pytest.approx(41.1, abs=0.2)  # HiFi-GAN's MPD
@@ -201,16 +257,18 @@ def test_discriminator_sets_and_the_paper_feature_matching_weight():
     with pytest.raises(ValueError, match="no discriminator"):
         DiscriminatorConfig(mpd_periods=[], msd=False).validate()
     # SpeechBrain's feature loss averages over the layers; the paper's sums them, weight 2
-    task = VocoderTask(VocoderConfig(upsample_initial_channel=16).to_dict(), feature_weight=2.0,
-                       discriminator=dict(mpd_width=0.25, msd=False))
+    task = VocoderTask(
+        VocoderConfig(upsample_initial_channel=16).to_dict(), feature_weight=2.0, discriminator=dict(mpd_width=0.25, msd=False)
+    )
     assert task.g_adv_loss.feat_match_loss_weight == 2.0 * 5 * 6
 
 
 def test_bf16_autocast_only_touches_the_discriminators():
-    from deepperformer.tasks.vocoder import VocoderTask
+    from deepperformer.vocoders.task import VocoderTask
 
-    task = VocoderTask(VocoderConfig(upsample_initial_channel=16).to_dict(), autocast_bf16=True,
-                       discriminator=dict(mpd_width=0.125, msd=False))
+    task = VocoderTask(
+        VocoderConfig(upsample_initial_channel=16).to_dict(), autocast_bf16=True, discriminator=dict(mpd_width=0.125, msd=False)
+    )
     real, fake = torch.randn(2, 4096), torch.randn(2, 4096)
     s_real, s_fake, f_real, f_fake = task.discriminate(real, fake)
     assert len(s_real) == len(s_fake) == 5 and all(s.dtype == torch.float32 for s in s_fake)
@@ -229,7 +287,7 @@ def harmonic_tone(seconds: float = 2.0, f0: float = 220.0, sr: int = 16000) -> n
 
 
 def test_griffin_lim_is_a_vocoder_that_reconstructs_the_mel():
-    from deepperformer.models.griffin_lim import GriffinLimVocoder
+    from deepperformer.vocoders.griffin_lim import GriffinLimVocoder
 
     audio = harmonic_tone() + np.random.default_rng(1).normal(0, 1e-3, 32000).astype(np.float32)  # a -60 dB floor
     mel = log_mel(audio)
@@ -245,8 +303,8 @@ def test_griffin_lim_is_a_vocoder_that_reconstructs_the_mel():
 
 def test_vocos_trains_exports_and_vocodes_like_hifigan(corpus, tmp_path, run_cli):
     """The Vocos-style family goes through the same task, export and loaders as HiFi-GAN."""
-    from deepperformer.models.vocos import Vocos, VocosConfig
-    from deepperformer.loading import load_vocoder
+    from deepperformer.pipeline.loading import load_vocoder
+    from deepperformer.vocoders.vocos import Vocos, VocosConfig
 
     run = tmp_path / "vocos"
     code, out, err = run_cli("train", RECIPES / "debug" / "vocos.yaml", "--set", f"data.manifests=[{corpus}]", "-o", run)
@@ -259,15 +317,15 @@ def test_vocos_trains_exports_and_vocodes_like_hifigan(corpus, tmp_path, run_cli
     one, chunked = model.vocode(mel, chunk_frames=10_000), model.vocode(mel, chunk_frames=41)
     assert one.shape == (300 * 256,) and np.abs(one - chunked).max() < 1e-5 * max(1.0, np.abs(one).max())
     with pytest.raises(ValueError, match="unknown vocoder family 'wavenet'"):
-        from deepperformer.models.vocoder import make_vocoder
+        from deepperformer.vocoders.build import make_vocoder
 
         make_vocoder({"family": "wavenet"})
 
 
 def test_adversarial_training_goes_on_from_exported_weights(corpus, tmp_path, run_cli):
     """A session's end: the exported generator plus discriminator.pt let another run go on."""
-    from deepperformer.tasks.vocoder import VocoderTask
-    from deepperformer.train_vocoder import load_discriminator_state
+    from deepperformer.training.vocoder import load_discriminator_state
+    from deepperformer.vocoders.task import VocoderTask
 
     first = tmp_path / "first"
     base = ["train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]"]
@@ -277,15 +335,26 @@ def test_adversarial_training_goes_on_from_exported_weights(corpus, tmp_path, ru
     ckpt = torch.load(state, weights_only=True)
     assert ckpt["steps"] == 2 and all(v.dtype == torch.float16 for v in ckpt["state_dict"].values())
     second = tmp_path / "second"
-    code, out, err = run_cli(*base, "--set", f"init_from={first / 'model.pt'}", "--set", f"init_discriminator_from={state}",
-                             "--set", "optim.adversarial_start=0", "--max-steps", "1", "-o", second)
+    code, out, err = run_cli(
+        *base,
+        "--set",
+        f"init_from={first / 'model.pt'}",
+        "--set",
+        f"init_discriminator_from={state}",
+        "--set",
+        "optim.adversarial_start=0",
+        "--max-steps",
+        "1",
+        "-o",
+        second,
+    )
     assert code == 0, err
     assert "discriminators initialised from" in out
     prov = torch.load(second / "model.pt", weights_only=True)["provenance"]
     assert prov["generator_steps"] == 3 and prov["adversarial_steps"] == 1
     # the state loads only into the same discriminators
     task = VocoderTask(VocoderConfig(upsample_initial_channel=16).to_dict(), discriminator=dict(mpd_width=0.5))
-    from deepperformer.errors import DeepPerformerError
+    from deepperformer.core.errors import DeepPerformerError
 
     with pytest.raises(DeepPerformerError, match="differ from the recipe's discriminator section"):
         load_discriminator_state(state, task.discriminator)
@@ -297,8 +366,18 @@ def test_the_best_validation_weights_are_exported(corpus, tmp_path, run_cli):
     import csv
 
     run = tmp_path / "best"
-    code, out, err = run_cli("train", RECIPES / "debug" / "vocoder.yaml", "--set", f"data.manifests=[{corpus}]",
-                             "--set", "trainer.val_every_steps=1", "--max-steps", "4", "-o", run)
+    code, out, err = run_cli(
+        "train",
+        RECIPES / "debug" / "vocoder.yaml",
+        "--set",
+        f"data.manifests=[{corpus}]",
+        "--set",
+        "trainer.val_every_steps=1",
+        "--max-steps",
+        "4",
+        "-o",
+        run,
+    )
     assert code == 0, err
     logged = [r for r in csv.DictReader((run / "logs" / "version_0" / "metrics.csv").open()) if r.get("val/mse")]
     assert len(logged) == 4

@@ -14,10 +14,10 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from deepperformer.audio import MelConfig
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.errors import DeepPerformerError
 from deepperformer.data.clips import check_manifest_mel_config
 from deepperformer.data.manifest import ClipRow, read_manifest
-from deepperformer.errors import DeepPerformerError
 
 
 class AudioClipDataset(Dataset):
@@ -30,8 +30,16 @@ class AudioClipDataset(Dataset):
     (HiFi-GAN trains on 8192-sample segments); otherwise the whole clip.
     """
 
-    def __init__(self, manifests: list[Path], split: str, instrument: str | None = None, mel_config: MelConfig = MelConfig(),
-                 segment_frames: int | None = None, mel_dirs: dict[Path, Path] | None = None, max_clips: int | None = None):
+    def __init__(
+        self,
+        manifests: list[Path],
+        split: str,
+        instrument: str | None = None,
+        mel_config: MelConfig = MelConfig(),
+        segment_frames: int | None = None,
+        mel_dirs: dict[Path, Path] | None = None,
+        max_clips: int | None = None,
+    ):
         self.mel_config, self.segment_frames = mel_config, segment_frames
         self.mel_dirs = {Path(k): Path(v) for k, v in (mel_dirs or {}).items()}
         self.rows: list[tuple[Path, ClipRow]] = []
@@ -48,7 +56,9 @@ class AudioClipDataset(Dataset):
             keep = np.linspace(0, len(self.rows) - 1, max_clips).round().astype(int)
             self.rows = [self.rows[i] for i in keep]
         if not self.rows:
-            raise DeepPerformerError(manifests[0] if manifests else None, f"no {instrument or ''} clips with audio in split {split!r}")
+            raise DeepPerformerError(
+                manifests[0] if manifests else None, f"no {instrument or ''} clips with audio in split {split!r}"
+            )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -68,7 +78,9 @@ class AudioClipDataset(Dataset):
         hop = self.mel_config.hop_length
         audio, sr = sf.read(root / r.audio, start=f0 * hop, frames=(f1 - f0) * hop, dtype="float32", always_2d=False)
         if sr != self.mel_config.sample_rate:
-            raise DeepPerformerError(root / r.audio, f"sample rate {sr}, expected {self.mel_config.sample_rate} (re-prepare the corpus)")
+            raise DeepPerformerError(
+                root / r.audio, f"sample rate {sr}, expected {self.mel_config.sample_rate} (re-prepare the corpus)"
+            )
         want = mel.shape[0] * hop  # the last frame of a file may reach past its last sample
         audio = np.pad(audio, (0, max(0, want - len(audio))))[:want]
         return {"mel": mel, "audio": audio, "clip_id": r.clip_id}

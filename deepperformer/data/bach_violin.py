@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from deepperformer.audio import MelConfig, load_audio
+from deepperformer.audio.io import load_audio
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import load_bach_violin
 from deepperformer.data.base import DatasetSpec, PrepareOptions, read_csv_rows
 from deepperformer.data.naming import hms_to_seconds
 from deepperformer.data.recording import Recording, cache_recording
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import load_bach_violin
 
 INFO_COLUMNS = ("filename", "collection", "violinist", "work", "mov", "source_filename", "start", "end", "baroque_tuning")
 TICKS_PER_QUARTER = 24
@@ -68,12 +69,25 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
             continue
         start, end = hms_to_seconds(row["start"], root / "info.csv"), hms_to_seconds(row["end"], root / "info.csv")
         notes, align, tempo = movement_files(root, row)
-        recs.append(Recording(
-            rec_id=row["filename"], dataset="bach-violin", piece=piece_id(row), performer=row["violinist"],
-            instrument="violin", source=str(audio), source_offset_sec=start, seconds=end - start, tempo_qpm=read_tempo(tempo),
-            extra={"notes": str(notes), "alignment": str(align), "end": end,
-                   "transpose": -1 if (baroque and opts.baroque_tuning == "transpose") else 0},
-        ))
+        recs.append(
+            Recording(
+                rec_id=row["filename"],
+                dataset="bach-violin",
+                piece=piece_id(row),
+                performer=row["violinist"],
+                instrument="violin",
+                source=str(audio),
+                source_offset_sec=start,
+                seconds=end - start,
+                tempo_qpm=read_tempo(tempo),
+                extra={
+                    "notes": str(notes),
+                    "alignment": str(align),
+                    "end": end,
+                    "transpose": -1 if (baroque and opts.baroque_tuning == "transpose") else 0,
+                },
+            )
+        )
     remarks = [f"{no_audio} of {len(rows)} movements skipped: audio not present"]
     if baroque_skipped:
         remarks.append(f"{baroque_skipped} baroque-tuning movements skipped (--baroque-tuning skip)")

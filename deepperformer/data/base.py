@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from deepperformer.core.errors import DeepPerformerError
 from deepperformer.data.manifest import ClipRow
 from deepperformer.data.recording import Recording
-from deepperformer.errors import DeepPerformerError
 
 
 @dataclass

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deepperformer.audio import MelConfig
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import Performance
 from deepperformer.data.manifest import ClipRow, read_manifest
-from deepperformer.errors import DeepPerformerError
-from deepperformer.models.notes import NoteBatch, collate_notes, note_arrays
-from deepperformer.performance import Performance
+from deepperformer.data.notes import NoteBatch, collate_notes, note_arrays
 
 
 def check_manifest_mel_config(manifest: Path, mel_config: MelConfig) -> None:
@@ -48,8 +48,16 @@ class ClipDataset(Dataset):
     performer it never heard); ``unknown_performers`` counts them.
     """
 
-    def __init__(self, manifests: list[Path], split: str, performers: list[str], instrument: str | None = None,
-                 mel_config: MelConfig = MelConfig(), min_notes: int = 1, segment_frames: int | None = None):
+    def __init__(
+        self,
+        manifests: list[Path],
+        split: str,
+        performers: list[str],
+        instrument: str | None = None,
+        mel_config: MelConfig = MelConfig(),
+        min_notes: int = 1,
+        segment_frames: int | None = None,
+    ):
         self.mel_config = mel_config
         # Random crops of this many frames (waveform models train on short segments, as HiFi-GAN does).
         self.segment_frames = segment_frames
@@ -66,8 +74,10 @@ class ClipDataset(Dataset):
                         continue
                     self.rows.append((m.parent, r))
         if not self.rows:
-            raise DeepPerformerError(manifests[0] if manifests else None,
-                                     f"no {instrument or ''} clips with notes of known performers in split {split!r}")
+            raise DeepPerformerError(
+                manifests[0] if manifests else None,
+                f"no {instrument or ''} clips with notes of known performers in split {split!r}",
+            )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -81,14 +91,21 @@ class ClipDataset(Dataset):
         mel = np.load(root / r.mel, mmap_mode="r")[f0:f1].astype(np.float32)
         start = r.start_sec + (f0 - r.start_frame) * self.mel_config.frame_seconds
         perf = _performance(str(root / r.performance)).window(start, start + mel.shape[0] * self.mel_config.frame_seconds)
-        return {"mel": mel, "notes": note_arrays(perf, mel.shape[0], self.mel_config),
-                "performer": self.index[r.performer], "tempo": r.tempo_qpm, "clip_id": r.clip_id}
+        return {
+            "mel": mel,
+            "notes": note_arrays(perf, mel.shape[0], self.mel_config),
+            "performer": self.index[r.performer],
+            "tempo": r.tempo_qpm,
+            "clip_id": r.clip_id,
+        }
 
 
 def collate_clips(items: list[dict]) -> tuple[NoteBatch, torch.Tensor, list[str]]:
     """-> (NoteBatch, target mel ``[B, T, n_mels]`` zero-padded, clip ids)."""
     lengths = [it["mel"].shape[0] for it in items]
-    batch = collate_notes([it["notes"] for it in items], lengths, [it["performer"] for it in items], [it["tempo"] for it in items])
+    batch = collate_notes(
+        [it["notes"] for it in items], lengths, [it["performer"] for it in items], [it["tempo"] for it in items]
+    )
     mel = torch.zeros(len(items), max(lengths), items[0]["mel"].shape[1])
     for i, it in enumerate(items):
         mel[i, : lengths[i]] = torch.from_numpy(it["mel"])

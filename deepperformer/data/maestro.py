@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deepperformer.audio import MelConfig, load_audio
+from deepperformer.audio.io import load_audio
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import load_performance_midi
 from deepperformer.data.base import DatasetSpec, PrepareOptions, read_csv_rows
 from deepperformer.data.naming import slug
 from deepperformer.data.recording import Recording, cache_recording
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import load_performance_midi
 
 COLUMNS = ("canonical_composer", "canonical_title", "split", "year", "midi_filename", "audio_filename", "duration")
 HELD_OUT_ORDER = {"test": 2, "validation": 1, "train": 0}
@@ -52,11 +53,18 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
         if HELD_OUT_ORDER[split] > HELD_OUT_ORDER.get(piece_split.get(piece, "train"), 0):
             piece_split[piece] = split
         piece_split.setdefault(piece, split)
-        recs.append(Recording(
-            rec_id=slug(Path(row["midi_filename"]).with_suffix("").as_posix()), dataset="maestro", piece=piece,
-            performer=f"maestro-{row['year'].strip()}", instrument="piano", source=str(audio),
-            seconds=float(row["duration"] or 0.0), extra={"midi": str(midi), "split": split},
-        ))
+        recs.append(
+            Recording(
+                rec_id=slug(Path(row["midi_filename"]).with_suffix("").as_posix()),
+                dataset="maestro",
+                piece=piece,
+                performer=f"maestro-{row['year'].strip()}",
+                instrument="piano",
+                source=str(audio),
+                seconds=float(row["duration"] or 0.0),
+                extra={"midi": str(midi), "split": split},
+            )
+        )
     moved = 0
     for rec in recs:
         if rec.extra["split"] != piece_split[rec.piece]:
@@ -75,5 +83,11 @@ def process(rec: Recording, out: Path) -> list:
     return cache_recording(out, rec, perf, audio=audio, mel_config=cfg, alignment_source=rec.extra["midi"])
 
 
-SPEC = DatasetSpec("maestro", True, find, process, official_split=lambda rec: rec.extra["split"],
-                   description="MAESTRO v3.0.0: piano audio + performance MIDI (official splits)")
+SPEC = DatasetSpec(
+    "maestro",
+    True,
+    find,
+    process,
+    official_split=lambda rec: rec.extra["split"],
+    description="MAESTRO v3.0.0: piano audio + performance MIDI (official splits)",
+)

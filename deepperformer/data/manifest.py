@@ -14,8 +14,8 @@ import csv
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from deepperformer.atomic import atomic_path
-from deepperformer.errors import DeepPerformerError, require_file
+from deepperformer.core.atomic import atomic_path
+from deepperformer.core.errors import DeepPerformerError, require_file
 
 SPLITS = ("train", "validation", "test")
 INSTRUMENTS = ("piano", "violin")
@@ -75,7 +75,9 @@ def read_manifest(path: str | Path) -> list[ClipRow]:
         rows = []
         for i, d in enumerate(reader, start=2):
             try:
-                row = ClipRow(**{k: (float(v) if _TYPES[k] == "float" else int(v) if _TYPES[k] == "int" else v) for k, v in d.items()})
+                row = ClipRow(
+                    **{k: (float(v) if _TYPES[k] == "float" else int(v) if _TYPES[k] == "int" else v) for k, v in d.items()}
+                )
             except (TypeError, ValueError) as e:
                 raise DeepPerformerError(path, f"line {i}: bad value ({e})") from None
             if row.split not in SPLITS:

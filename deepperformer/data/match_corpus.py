@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepperformer.data.aligned import estimate_tempo, load_aligned_score
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import load_match, match_info
+from deepperformer.core.tempo import estimate_tempo
+from deepperformer.data.aligned import load_aligned_score
 from deepperformer.data.base import DatasetSpec, PrepareOptions, extracted_root
 from deepperformer.data.naming import slug
 from deepperformer.data.pieces import canonical_piece
 from deepperformer.data.recording import Recording, cache_recording
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import load_match, match_info
 
 
 def _matches(root: Path, score_dir: str) -> list[Path]:
@@ -35,11 +36,22 @@ def vienna_recordings(root: Path) -> list[Recording]:
     recs = []
     for m in _matches(root, "musicxml"):
         piece = match_info(m, "piece") or m.stem.rsplit("_p", 1)[0]
-        recs.append(Recording(
-            rec_id=m.stem, dataset="vienna4x22", piece=canonical_piece("vienna4x22", piece), performer=slug(match_info(m, "performer") or m.stem.rsplit("_", 1)[-1]),
-            instrument="piano", source=str(m), seconds=1.0,
-            extra={"score": str(root / "musicxml" / f"{piece}.musicxml"), "unfold": "none", "midi": str(root / "midi" / f"{m.stem}.mid")},
-        ))
+        recs.append(
+            Recording(
+                rec_id=m.stem,
+                dataset="vienna4x22",
+                piece=canonical_piece("vienna4x22", piece),
+                performer=slug(match_info(m, "performer") or m.stem.rsplit("_", 1)[-1]),
+                instrument="piano",
+                source=str(m),
+                seconds=1.0,
+                extra={
+                    "score": str(root / "musicxml" / f"{piece}.musicxml"),
+                    "unfold": "none",
+                    "midi": str(root / "midi" / f"{m.stem}.mid"),
+                },
+            )
+        )
     return recs
 
 
@@ -50,11 +62,22 @@ def batik_root(root: Path, out: Path) -> Path:
 def batik_recordings(root: Path) -> list[Recording]:
     recs = []
     for m in _matches(root, "scores"):
-        recs.append(Recording(
-            rec_id=m.stem, dataset="batik", piece=canonical_piece("batik", m.stem), performer=slug(match_info(m, "performer") or "Roland Batik"),
-            instrument="piano", source=str(m), seconds=1.0,
-            extra={"score": str(root / "scores" / f"{m.stem}.musicxml"), "unfold": "maximal", "midi": str(root / "midi" / f"{m.stem}.mid")},
-        ))
+        recs.append(
+            Recording(
+                rec_id=m.stem,
+                dataset="batik",
+                piece=canonical_piece("batik", m.stem),
+                performer=slug(match_info(m, "performer") or "Roland Batik"),
+                instrument="piano",
+                source=str(m),
+                seconds=1.0,
+                extra={
+                    "score": str(root / "scores" / f"{m.stem}.musicxml"),
+                    "unfold": "maximal",
+                    "midi": str(root / "midi" / f"{m.stem}.mid"),
+                },
+            )
+        )
     return recs
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from deepperformer.errors import DeepPerformerError
+from deepperformer.core.errors import DeepPerformerError
 
 
 def slug(text: str) -> str:

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepperformer.data.aligned import estimate_tempo, load_aligned_score
-from deepperformer.data.base import DatasetSpec, PrepareOptions, extracted_root, read_csv_rows
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import load_nasap
+from deepperformer.core.tempo import estimate_tempo
+from deepperformer.data.aligned import load_aligned_score
+from deepperformer.data.base import (
+    DatasetSpec,
+    PrepareOptions,
+    extracted_root,
+    read_csv_rows,
+)
 from deepperformer.data.naming import performer_from_asap_name, slug
 from deepperformer.data.pieces import canonical_piece
 from deepperformer.data.recording import Recording, cache_recording
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import load_nasap
 
 COLUMNS = ("folder", "xml_score", "midi_performance", "note_alignments", "robust_note_alignment")
 
@@ -40,7 +46,9 @@ def performances(root: Path, out: Path, all_alignments: bool = False) -> tuple[l
         if not all_alignments and row["robust_note_alignment"].strip() not in ("1", "1.0"):
             not_robust += 1
             continue
-        if not row["note_alignments"] or not all((data / row[k]).exists() for k in ("xml_score", "midi_performance", "note_alignments")):
+        if not row["note_alignments"] or not all(
+            (data / row[k]).exists() for k in ("xml_score", "midi_performance", "note_alignments")
+        ):
             missing += 1
             continue
         usable.append(row)
@@ -54,11 +62,18 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
     recs = []
     for row in usable:
         midi = data / row["midi_performance"]
-        recs.append(Recording(
-            rec_id=slug(f"{row['folder']}/{midi.stem}"), dataset="nasap", piece=canonical_piece("nasap", row["folder"]),
-            performer=performer_from_asap_name(midi.stem), instrument="piano", source=str(midi), seconds=1.0,
-            extra={"score": str(data / row["xml_score"]), "alignment": str(data / row["note_alignments"])},
-        ))
+        recs.append(
+            Recording(
+                rec_id=slug(f"{row['folder']}/{midi.stem}"),
+                dataset="nasap",
+                piece=canonical_piece("nasap", row["folder"]),
+                performer=performer_from_asap_name(midi.stem),
+                instrument="piano",
+                source=str(midi),
+                seconds=1.0,
+                extra={"score": str(data / row["xml_score"]), "alignment": str(data / row["note_alignments"])},
+            )
+        )
     return recs, remarks
 
 

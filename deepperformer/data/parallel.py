@@ -7,19 +7,19 @@ interrupted run picks up where it stopped: units with a rows.json are not done a
 from __future__ import annotations
 
 import json
-import sys
 import multiprocessing as mp
+import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 
-from deepperformer.atomic import write_json
+from deepperformer.core.atomic import write_json
+from deepperformer.core.errors import DeepPerformerError
 from deepperformer.data.manifest import ClipRow
 from deepperformer.data.recording import Recording, recording_dir
-from deepperformer.errors import DeepPerformerError
 
 
 def _init_worker() -> None:

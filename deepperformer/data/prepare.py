@@ -11,19 +11,24 @@ from __future__ import annotations
 import csv
 import json
 import time
-
-import numpy as np
 from collections import defaultdict
 from pathlib import Path
 
-from deepperformer.atomic import atomic_path, write_json
-from deepperformer.audio import MelConfig
+import numpy as np
+
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.atomic import atomic_path, write_json
+from deepperformer.core.errors import DeepPerformerError, require_dir
 from deepperformer.data import bach_violin, maestro, match_corpus, nasap, synthetic
 from deepperformer.data.base import DatasetSpec, PrepareOptions
 from deepperformer.data.manifest import write_manifest
 from deepperformer.data.parallel import run_recordings
-from deepperformer.data.splits import assign_splits, load_splits, piece_durations, save_splits
-from deepperformer.errors import DeepPerformerError, require_dir
+from deepperformer.data.splits import (
+    assign_splits,
+    load_splits,
+    piece_durations,
+    save_splits,
+)
 
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s for s in (bach_violin.SPEC, maestro.SPEC, nasap.SPEC, match_corpus.VIENNA, match_corpus.BATIK, synthetic.SPEC)
@@ -87,8 +92,8 @@ def prepare(
 
 def write_previews(out: Path, rows) -> None:
     """One PNG per performer in OUT/previews: the mel of a clip above its notes (audio corpora only)."""
-    from deepperformer.performance import Performance
-    from deepperformer.plots import save_mel_with_notes
+    from deepperformer.core.performance import Performance
+    from deepperformer.core.plots import save_mel_with_notes
 
     cfg = MelConfig()
     first: dict[str, object] = {}
@@ -100,7 +105,9 @@ def write_previews(out: Path, rows) -> None:
     for performer, r in first.items():
         mel = np.load(out / r.mel, mmap_mode="r")[r.start_frame : r.end_frame]
         perf = Performance.load(out / r.performance).window(r.start_sec, r.end_sec)
-        save_mel_with_notes(np.asarray(mel), perf, out / "previews" / f"{performer}.png", cfg.frame_seconds, title=f"{r.clip_id} ({performer})")
+        save_mel_with_notes(
+            np.asarray(mel), perf, out / "previews" / f"{performer}.png", cfg.frame_seconds, title=f"{r.clip_id} ({performer})"
+        )
 
 
 def _check_mel_config(path: Path, cfg: MelConfig) -> None:
@@ -123,7 +130,9 @@ def _write_skipped(path: Path, failures: list[tuple[str, str]]) -> None:
 
 def summarize(name: str, rows, failures, remarks, seconds: float) -> dict:
     """Counts of clips and hours per performer and split."""
-    table: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(lambda: {"recordings": 0, "clips": 0, "hours": 0.0}))
+    table: dict[str, dict[str, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: {"recordings": 0, "clips": 0, "hours": 0.0})
+    )
     recs_seen = set()
     for r in rows:
         cell = table[r.performer][r.split]
@@ -144,7 +153,9 @@ def summarize(name: str, rows, failures, remarks, seconds: float) -> dict:
         "failed": len(failures),
         "remarks": remarks,
         "wall_seconds": round(seconds, 1),
-        "per_performer": {p: {s: {k: round(v, 4) for k, v in c.items()} for s, c in sorted(d.items())} for p, d in sorted(table.items())},
+        "per_performer": {
+            p: {s: {k: round(v, 4) for k, v in c.items()} for s, c in sorted(d.items())} for p, d in sorted(table.items())
+        },
     }
 
 

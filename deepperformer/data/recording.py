@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from deepperformer.atomic import save_npy
-from deepperformer.audio import MelConfig, load_audio, log_mel, write_audio
+from deepperformer.audio.io import load_audio, write_audio
+from deepperformer.audio.mel import MelConfig, log_mel
+from deepperformer.core.atomic import save_npy
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import Performance
+from deepperformer.core.score import Score
 from deepperformer.data.manifest import ClipRow
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import Performance
-from deepperformer.score import Score
 
 CLIP_SECONDS = 5.0
 #: A last clip shorter than this is dropped (too little context to learn from).
@@ -73,15 +74,33 @@ def cache_recording(
         score.save(rdir / "score.npz")
         score_rel = str(rel / "score.npz")
     common = dict(
-        dataset=rec.dataset, recording=rec.rec_id, piece=rec.piece, performer=rec.performer,
-        instrument=rec.instrument, split="", performance=str(rel / "performance.npz"), score=score_rel,
-        source=rec.source, source_offset_sec=rec.source_offset_sec,
+        dataset=rec.dataset,
+        recording=rec.rec_id,
+        piece=rec.piece,
+        performer=rec.performer,
+        instrument=rec.instrument,
+        split="",
+        performance=str(rel / "performance.npz"),
+        score=score_rel,
+        source=rec.source,
+        source_offset_sec=rec.source_offset_sec,
         tempo_qpm=round(float(rec.tempo_qpm if tempo_qpm is None else tempo_qpm), 3),
     )
     if audio is None:
         end = perf.duration
-        return [ClipRow(clip_id=f"{rec.rec_id}/0", audio="", mel="", start_sec=0.0, end_sec=end, start_frame=0,
-                        end_frame=mel_config.seconds_to_frame(end), n_notes=len(perf), **common)]
+        return [
+            ClipRow(
+                clip_id=f"{rec.rec_id}/0",
+                audio="",
+                mel="",
+                start_sec=0.0,
+                end_sec=end,
+                start_frame=0,
+                end_frame=mel_config.seconds_to_frame(end),
+                n_notes=len(perf),
+                **common,
+            )
+        ]
 
     sr = mel_config.sample_rate
     audio_sec = len(audio) / sr
@@ -108,6 +127,17 @@ def cache_recording(
         f1 = min(n_frames, f0 + mel_config.seconds_to_frame(end - start))
         on, off = perf.notes["onset_sec"], perf.notes["onset_sec"] + perf.notes["duration_sec"]
         n_notes = int(np.count_nonzero((on < end) & (off > start)))
-        rows.append(ClipRow(clip_id=f"{rec.rec_id}/{k}", audio=str(rel / "audio.flac"), mel=str(rel / "mel.npy"),
-                            start_sec=float(start), end_sec=float(end), start_frame=f0, end_frame=f1, n_notes=n_notes, **common))
+        rows.append(
+            ClipRow(
+                clip_id=f"{rec.rec_id}/{k}",
+                audio=str(rel / "audio.flac"),
+                mel=str(rel / "mel.npy"),
+                start_sec=float(start),
+                end_sec=float(end),
+                start_frame=f0,
+                end_frame=f1,
+                n_notes=n_notes,
+                **common,
+            )
+        )
     return rows

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from deepperformer.atomic import atomic_path
+from deepperformer.core.atomic import atomic_path
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.score import load_score
 from deepperformer.data import match_corpus, nasap
 from deepperformer.data.base import read_csv_rows
-from deepperformer.errors import DeepPerformerError
-from deepperformer.score import load_score
 
 
 def score_files(root: Path, work: Path) -> list[tuple[str, Path, str]]:

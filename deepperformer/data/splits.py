@@ -12,9 +12,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from deepperformer.atomic import write_json
+from deepperformer.core.atomic import write_json
+from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.data.manifest import SPLITS
-from deepperformer.errors import DeepPerformerError, require_file
 
 SALT = "deepperformer-splits-v1"
 

@@ -22,14 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
-from deepperformer.audio import MelConfig, load_audio
+from deepperformer.audio.io import load_audio
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import (
+    Performance,
+    load_bach_violin,
+    load_match,
+    load_nasap,
+)
 from deepperformer.data import bach_violin, match_corpus, nasap
 from deepperformer.data.base import DatasetSpec, PrepareOptions
 from deepperformer.data.naming import hms_to_seconds, slug
 from deepperformer.data.recording import Recording, cache_recording
 from deepperformer.data.splits import assign_splits, piece_durations
-from deepperformer.errors import DeepPerformerError
-from deepperformer.performance import Performance, load_bach_violin, load_match, load_nasap
 
 SF2 = Path("/usr/share/sounds/sf2")
 SF3 = Path("/usr/share/sounds/sf3")
@@ -76,9 +82,23 @@ def render(perf: Performance, performer: SynthPerformer, sample_rate: int = 1600
     with tempfile.TemporaryDirectory(prefix="dp-fluidsynth-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         perf.write_midi(mid, program=performer.program, tail_sec=TAIL_SEC)
-        cmd = ["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", str(sample_rate), "-T", "wav", "-O", "float",
-               "-g", str(performer.gain),
-               str(performer.soundfont), str(mid)]
+        cmd = [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-F",
+            str(wav),
+            "-r",
+            str(sample_rate),
+            "-T",
+            "wav",
+            "-O",
+            "float",
+            "-g",
+            str(performer.gain),
+            str(performer.soundfont),
+            str(mid),
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0 or not wav.exists():
             raise DeepPerformerError(perf.source, f"fluidsynth failed ({res.stderr.strip()[:200] or res.returncode})")
@@ -112,22 +132,44 @@ def _candidates(root: Path, out: Path, opts: PrepareOptions) -> tuple[dict[str, 
     r = _source_root("vienna4x22", root, opts)
     if r and opts.piano_hours > 0:
         for rec in match_corpus.vienna_recordings(r):
-            found["piano"].append(dict(id=f"vienna4x22/{rec.rec_id}", piece=rec.piece, kind="match", path=rec.source, midi=rec.extra["midi"]))
+            found["piano"].append(
+                dict(id=f"vienna4x22/{rec.rec_id}", piece=rec.piece, kind="match", path=rec.source, midi=rec.extra["midi"])
+            )
     r = _source_root("batik", root, opts)
     if r and opts.piano_hours > 0:
         for rec in match_corpus.batik_recordings(match_corpus.batik_root(r, out)):
-            found["piano"].append(dict(id=f"batik/{rec.rec_id}", piece=rec.piece, kind="match", path=rec.source, midi=rec.extra["midi"]))
+            found["piano"].append(
+                dict(id=f"batik/{rec.rec_id}", piece=rec.piece, kind="match", path=rec.source, midi=rec.extra["midi"])
+            )
     r = _source_root("nasap", root, opts)
     if r and opts.piano_hours > 0:
         for rec in nasap.find(r, out, opts)[0]:
-            found["piano"].append(dict(id=f"nasap/{rec.rec_id}", piece=rec.piece, kind="nasap", path=rec.source, alignment=rec.extra["alignment"], midi=rec.source))
+            found["piano"].append(
+                dict(
+                    id=f"nasap/{rec.rec_id}",
+                    piece=rec.piece,
+                    kind="nasap",
+                    path=rec.source,
+                    alignment=rec.extra["alignment"],
+                    midi=rec.source,
+                )
+            )
     r = _source_root("bach-violin", root, opts)
     if r and opts.violin_hours > 0:
         for row in bach_violin.read_info(r):
             notes, align, tempo = bach_violin.movement_files(r, row)
             secs = hms_to_seconds(row["end"]) - hms_to_seconds(row["start"])
-            found["violin"].append(dict(id=f"bach-violin/{row['filename']}", piece=bach_violin.piece_id(row), kind="bach",
-                                        path=str(align), notes=str(notes), seconds=secs, tempo=bach_violin.read_tempo(tempo)))
+            found["violin"].append(
+                dict(
+                    id=f"bach-violin/{row['filename']}",
+                    piece=bach_violin.piece_id(row),
+                    kind="bach",
+                    path=str(align),
+                    notes=str(notes),
+                    seconds=secs,
+                    tempo=bach_violin.read_tempo(tempo),
+                )
+            )
     for name in SOURCE_NAMES:
         if _source_root(name, root, opts) is None:
             remarks.append(f"source {name} not found under {root}: not used")
@@ -143,7 +185,9 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
         if budget <= 0:
             continue
         if not found[instrument]:
-            raise DeepPerformerError(root, f"unknown layout: no {instrument} performances found (expected {', '.join(SOURCE_NAMES)} folders)")
+            raise DeepPerformerError(
+                root, f"unknown layout: no {instrument} performances found (expected {', '.join(SOURCE_NAMES)} folders)"
+            )
         total, n = 0.0, 0
         for c in sorted(found[instrument], key=lambda c: _rank(c["id"])):
             if total >= budget:
@@ -151,10 +195,19 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
             secs = c.get("seconds") or _midi_seconds(c["midi"])
             if secs <= 0:
                 continue
-            recs.append(Recording(
-                rec_id="", dataset="synthetic", piece=c["piece"], performer="", instrument=instrument,
-                source=c["path"], seconds=secs + TAIL_SEC, tempo_qpm=c.get("tempo", 0.0), extra=dict(c),
-            ))
+            recs.append(
+                Recording(
+                    rec_id="",
+                    dataset="synthetic",
+                    piece=c["piece"],
+                    performer="",
+                    instrument=instrument,
+                    source=c["path"],
+                    seconds=secs + TAIL_SEC,
+                    tempo_qpm=c.get("tempo", 0.0),
+                    extra=dict(c),
+                )
+            )
             total += secs + TAIL_SEC
             n += 1
         remarks.append(f"{instrument}: {len(found[instrument])} performances available, {n} rendered ({total / 3600:.2f} h)")

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from deepperformer.performance import PEDAL_DTYPE, Performance, deadpan
-from deepperformer.score import load_score
+from deepperformer.core.performance import PEDAL_DTYPE, Performance
+from deepperformer.core.score import load_score
+from deepperformer.render.deadpan import deadpan
 
 HERE = Path(__file__).resolve().parent
 SCORE = HERE / "scores" / "minuet.musicxml"
@@ -57,10 +58,16 @@ def match_text(score_notes, perf: Performance, performer: str, piece: str, score
     tpq, rate = 480, 500000
     ticks = lambda s: int(round(s * 1e6 / rate * tpq))  # noqa: E731
     lines = [
-        "info(matchFileVersion,1.0.0).", f"info(piece,{piece}).", f"info(scoreFileName,{score_name}).",
-        f"info(midiFileName,{midi_name}).", "info(composer,Anonymous).", f"info(performer,{performer}).",
-        f"info(midiClockUnits,{tpq}).", f"info(midiClockRate,{rate}).",
-        "scoreprop(keySignature,C,1:1,0,0.0000).", "scoreprop(timeSignature,3/4,1:1,0,0.0000).",
+        "info(matchFileVersion,1.0.0).",
+        f"info(piece,{piece}).",
+        f"info(scoreFileName,{score_name}).",
+        f"info(midiFileName,{midi_name}).",
+        "info(composer,Anonymous).",
+        f"info(performer,{performer}).",
+        f"info(midiClockUnits,{tpq}).",
+        f"info(midiClockRate,{rate}).",
+        "scoreprop(keySignature,C,1:1,0,0.0000).",
+        "scoreprop(timeSignature,3/4,1:1,0,0.0000).",
     ]
     by_id = {str(p["score_id"]): (i, p) for i, p in enumerate(perf.notes)}
     for k, s in enumerate(score_notes):
@@ -71,8 +78,10 @@ def match_text(score_notes, perf: Performance, performer: str, piece: str, score
         dur = {0.0: "0", 0.5: "1/8", 1.0: "1/4", 2.0: "1/2"}[float(s["duration_quarter"])]
         pc, octave = int(s["pitch"]) % 12, int(s["pitch"]) // 12 - 1
         attrs = "[v1,staff1,grace]" if s["is_grace"] else "[v1,staff1]"
-        snote = (f"snote({s['id']},[{STEPS[pc]},{ALTERS[pc]}],{octave},{bar}:{beat},{off},{dur},"
-                 f"{q:.4f},{q + float(s['duration_quarter']):.4f},{attrs})")
+        snote = (
+            f"snote({s['id']},[{STEPS[pc]},{ALTERS[pc]}],{octave},{bar}:{beat},{off},{dur},"
+            f"{q:.4f},{q + float(s['duration_quarter']):.4f},{attrs})"
+        )
         if k == len(score_notes) - 1 or str(s["id"]) not in by_id:
             lines.append(f"{snote}-deletion.")
             continue
@@ -80,7 +89,10 @@ def match_text(score_notes, perf: Performance, performer: str, piece: str, score
         on, offt = ticks(p["onset_sec"]), ticks(p["onset_sec"] + p["duration_sec"])
         lines.append(f"{snote}-note(n{i},{p['pitch']},{on},{offt},{p['velocity']},0,0).")
     last = perf.notes[-1]
-    lines.append(f"insertion-note(n{len(perf.notes)},{int(last['pitch']) + 12},{ticks(last['onset_sec'])},{ticks(last['onset_sec'] + 0.2)},40,0,0).")
+    lines.append(
+        f"insertion-note(n{len(perf.notes)},{int(last['pitch']) + 12},"
+        f"{ticks(last['onset_sec'])},{ticks(last['onset_sec'] + 0.2)},40,0,0)."
+    )
     for e in perf.pedal:
         lines.append(f"sustain({ticks(e['time_sec'])},{int(e['value'])}).")
     return "\n".join(lines) + "\n"
@@ -88,7 +100,7 @@ def match_text(score_notes, perf: Performance, performer: str, piece: str, score
 
 def perf_for_match(score_notes, seed: int) -> Performance:
     """Humanized deadpan rendering; the last score note is left unplayed (a deletion)."""
-    from deepperformer.score import Score, TEMPO_DTYPE
+    from deepperformer.core.score import TEMPO_DTYPE, Score
 
     s = Score(score_notes[:-1], np.array([(0.0, 90.0)], dtype=TEMPO_DTYPE))
     return humanize(deadpan(s), seed)
@@ -103,20 +115,24 @@ def write_match_corpus(root: Path, unfold: str, performer: str, piece: str, scor
     shutil.copy(SCORE, root / score_dir / f"{piece}.musicxml")
     # Performed notes in the MIDI and in the match file must agree: the match ids are "n<row>".
     perf.write_midi(root / "midi" / f"{stem}.mid", tail_sec=0.0)
-    (root / "match" / f"{stem}.match").write_text(match_text(score.notes, perf, performer, piece, f"{piece}.musicxml", f"{stem}.mid"))
+    (root / "match" / f"{stem}.match").write_text(
+        match_text(score.notes, perf, performer, piece, f"{piece}.musicxml", f"{stem}.mid")
+    )
 
 
 def main() -> None:
-    from deepperformer.performance import load_performance_midi
+    from deepperformer.core.performance import load_performance_midi
 
     # --- score formats: MXL (compressed MusicXML) and a MIDI score --------------------------------
     mxl = HERE / "scores" / "minuet.mxl"
     with zipfile.ZipFile(mxl, "w", zipfile.ZIP_DEFLATED) as z:
         # fixed timestamps so that regenerating leaves the file unchanged
-        z.writestr(zipfile.ZipInfo("META-INF/container.xml", (2020, 1, 1, 0, 0, 0)),
-                   '<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'
-                   '<rootfile full-path="minuet.musicxml" media-type="application/vnd.recordare.musicxml+xml"/>'
-                   "</rootfiles></container>")
+        z.writestr(
+            zipfile.ZipInfo("META-INF/container.xml", (2020, 1, 1, 0, 0, 0)),
+            '<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'
+            '<rootfile full-path="minuet.musicxml" media-type="application/vnd.recordare.musicxml+xml"/>'
+            "</rootfiles></container>",
+        )
         z.writestr(zipfile.ZipInfo("minuet.musicxml", (2020, 1, 1, 0, 0, 0)), SCORE.read_bytes())
     deadpan(load_score(SCORE, unfold="none")).write_midi(HERE / "scores" / "minuet.mid", tail_sec=0.0)
 
@@ -125,19 +141,115 @@ def main() -> None:
     shutil.rmtree(bv, ignore_errors=True)
     score = load_score(SCORE, unfold="maximal")
     perf = humanize(deadpan(score), seed=1)
-    cols = ["filename", "collection", "violinist", "violinist_name", "work", "title", "mov", "movement",
-            "source_filename", "start", "end", "length", "repeat1", "repeat2", "score_filename", "baroque_tuning"]
+    cols = [
+        "filename",
+        "collection",
+        "violinist",
+        "violinist_name",
+        "work",
+        "title",
+        "mov",
+        "movement",
+        "source_filename",
+        "start",
+        "end",
+        "length",
+        "repeat1",
+        "repeat2",
+        "score_filename",
+        "baroque_tuning",
+    ]
     rows = [
-        ["jane-doe_bwv1001_mov1", "jane-doe", "jane-doe", "Jane Doe", "BWV1001", "Sonata No. 1 in G minor", "1", "Adagio",
-         "jane-doe_bwv1001_mov1.mp3", "0:00:01", "0:00:11", "0:00:10", "-", "-", "bwv1001_mov1", "0"],
-        ["jane-doe_bwv1001_mov2", "jane-doe", "jane-doe", "Jane Doe", "BWV1001", "Sonata No. 1 in G minor", "2", "Fuga",
-         "jane-doe_bwv1001_mov2.opus", "0:00:00", "0:00:10", "0:00:10", "-", "-", "bwv1001_mov2", "1"],
-        ["jane-doe_bwv1001_mov3", "jane-doe", "jane-doe", "Jane Doe", "BWV1001", "Sonata No. 1 in G minor", "3", "Siciliana",
-         "jane-doe_bwv1001_mov3.mp3", "0:00:00", "0:00:10", "0:00:10", "1", "1", "bwv1001_mov3", "0"],
-        ["john-roe_bwv1001_mov3", "john-roe", "john-roe", "John Roe", "BWV1001", "Sonata No. 1 in G minor", "3", "Siciliana",
-         "john-roe_bwv1001_mov3.mp3", "0:00:00", "0:00:10", "0:00:10", "1", "1", "bwv1001_mov3", "0"],
-        ["john-roe_bwv1001_mov4", "john-roe", "john-roe", "John Roe", "BWV1001", "Sonata No. 1 in G minor", "4", "Presto",
-         "john-roe_bwv1001_mov4.mp3", "0:00:00", "0:00:10", "0:00:10", "1", "1", "bwv1001_mov4", "0"],
+        [
+            "jane-doe_bwv1001_mov1",
+            "jane-doe",
+            "jane-doe",
+            "Jane Doe",
+            "BWV1001",
+            "Sonata No. 1 in G minor",
+            "1",
+            "Adagio",
+            "jane-doe_bwv1001_mov1.mp3",
+            "0:00:01",
+            "0:00:11",
+            "0:00:10",
+            "-",
+            "-",
+            "bwv1001_mov1",
+            "0",
+        ],
+        [
+            "jane-doe_bwv1001_mov2",
+            "jane-doe",
+            "jane-doe",
+            "Jane Doe",
+            "BWV1001",
+            "Sonata No. 1 in G minor",
+            "2",
+            "Fuga",
+            "jane-doe_bwv1001_mov2.opus",
+            "0:00:00",
+            "0:00:10",
+            "0:00:10",
+            "-",
+            "-",
+            "bwv1001_mov2",
+            "1",
+        ],
+        [
+            "jane-doe_bwv1001_mov3",
+            "jane-doe",
+            "jane-doe",
+            "Jane Doe",
+            "BWV1001",
+            "Sonata No. 1 in G minor",
+            "3",
+            "Siciliana",
+            "jane-doe_bwv1001_mov3.mp3",
+            "0:00:00",
+            "0:00:10",
+            "0:00:10",
+            "1",
+            "1",
+            "bwv1001_mov3",
+            "0",
+        ],
+        [
+            "john-roe_bwv1001_mov3",
+            "john-roe",
+            "john-roe",
+            "John Roe",
+            "BWV1001",
+            "Sonata No. 1 in G minor",
+            "3",
+            "Siciliana",
+            "john-roe_bwv1001_mov3.mp3",
+            "0:00:00",
+            "0:00:10",
+            "0:00:10",
+            "1",
+            "1",
+            "bwv1001_mov3",
+            "0",
+        ],
+        [
+            "john-roe_bwv1001_mov4",
+            "john-roe",
+            "john-roe",
+            "John Roe",
+            "BWV1001",
+            "Sonata No. 1 in G minor",
+            "4",
+            "Presto",
+            "john-roe_bwv1001_mov4.mp3",
+            "0:00:00",
+            "0:00:10",
+            "0:00:10",
+            "1",
+            "1",
+            "bwv1001_mov4",
+            "0",
+        ],
     ]
     (bv / "scores" / "bwv1001").mkdir(parents=True)
     with open(bv / "info.csv", "w", newline="") as f:
@@ -198,8 +310,17 @@ def main() -> None:
         # exercises resampling and downmixing.
         a = sine_audio(p, 4000, p.duration + 0.2)
         sf.write(ma / year / f"{stem}.wav", np.stack([a, 0.5 * a], axis=1), 4000, subtype="PCM_16")
-        meta.append({"canonical_composer": "Anonymous", "canonical_title": title, "split": split, "year": int(year),
-                     "midi_filename": f"{year}/{stem}.midi", "audio_filename": f"{year}/{stem}.wav", "duration": round(p.duration + 0.2, 6)})
+        meta.append(
+            {
+                "canonical_composer": "Anonymous",
+                "canonical_title": title,
+                "split": split,
+                "year": int(year),
+                "midi_filename": f"{year}/{stem}.midi",
+                "audio_filename": f"{year}/{stem}.wav",
+                "duration": round(p.duration + 0.2, 6),
+            }
+        )
     with open(ma / "maestro-v3.0.0.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(meta[0]))
         w.writeheader()
@@ -209,12 +330,32 @@ def main() -> None:
     # --- (n)ASAP ----------------------------------------------------------------------------------------
     na = HERE / "nasap"
     shutil.rmtree(na, ignore_errors=True)
-    ncols = ["composer", "title", "folder", "xml_score", "midi_score", "midi_performance", "performance_annotations",
-             "midi_score_annotations", "maestro_midi_performance", "maestro_audio_performance", "start", "end",
-             "audio_performance", "robust_note_alignment", "note_alignments", "parangonada_data_folder", "match_file"]
+    ncols = [
+        "composer",
+        "title",
+        "folder",
+        "xml_score",
+        "midi_score",
+        "midi_performance",
+        "performance_annotations",
+        "midi_score_annotations",
+        "maestro_midi_performance",
+        "maestro_audio_performance",
+        "start",
+        "end",
+        "audio_performance",
+        "robust_note_alignment",
+        "note_alignments",
+        "parangonada_data_folder",
+        "match_file",
+    ]
     nrows = []
-    for folder, perfname, robust, seed in (("Bach/Prelude/bwv_999", "Abc01M", "1", 20), ("Bach/Prelude/bwv_999", "Xyz02", "1", 21),
-                                           ("Bach/Prelude/bwv_939", "Abc03", "0", 22), ("Liszt/Sonata", "Def04", "1", 23)):
+    for folder, perfname, robust, seed in (
+        ("Bach/Prelude/bwv_999", "Abc01M", "1", 20),
+        ("Bach/Prelude/bwv_999", "Xyz02", "1", 21),
+        ("Bach/Prelude/bwv_939", "Abc03", "0", 22),
+        ("Liszt/Sonata", "Def04", "1", 23),
+    ):
         d = na / folder
         d.mkdir(parents=True, exist_ok=True)
         if folder != "Liszt/Sonata":  # like the three very large scores, this one's score is missing
@@ -232,13 +373,27 @@ def main() -> None:
                 f.write(f"{n['score_id']}\tn{k}\t1\t0\t{n['pitch']}\t{n['onset_sec']}\n")
             f.write(f"{score.notes[-1]['id']}\tdeletion\n")
         assert len(ppart) == len(p)
-        nrows.append({"composer": folder.split("/")[0], "title": folder.replace("/", "_"), "folder": folder,
-                      "xml_score": f"{folder}/xml_score.musicxml", "midi_score": f"{folder}/midi_score.mid",
-                      "midi_performance": f"{folder}/{perfname}.mid", "performance_annotations": f"{folder}/{perfname}_annotations.txt",
-                      "midi_score_annotations": f"{folder}/midi_score_annotations.txt", "maestro_midi_performance": "",
-                      "maestro_audio_performance": "", "start": "", "end": "", "audio_performance": "",
-                      "robust_note_alignment": robust, "note_alignments": f"{folder}/{perfname}_note_alignments/note_alignment.tsv",
-                      "parangonada_data_folder": f"{folder}/{perfname}_note_alignments/parangonada_data", "match_file": f"{folder}/{perfname}.match"})
+        nrows.append(
+            {
+                "composer": folder.split("/")[0],
+                "title": folder.replace("/", "_"),
+                "folder": folder,
+                "xml_score": f"{folder}/xml_score.musicxml",
+                "midi_score": f"{folder}/midi_score.mid",
+                "midi_performance": f"{folder}/{perfname}.mid",
+                "performance_annotations": f"{folder}/{perfname}_annotations.txt",
+                "midi_score_annotations": f"{folder}/midi_score_annotations.txt",
+                "maestro_midi_performance": "",
+                "maestro_audio_performance": "",
+                "start": "",
+                "end": "",
+                "audio_performance": "",
+                "robust_note_alignment": robust,
+                "note_alignments": f"{folder}/{perfname}_note_alignments/note_alignment.tsv",
+                "parangonada_data_folder": f"{folder}/{perfname}_note_alignments/parangonada_data",
+                "match_file": f"{folder}/{perfname}.match",
+            }
+        )
     with open(na / "metadata.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=ncols)
         w.writeheader()

@@ -1,0 +1,90 @@
+"""``deepperformer evaluate CHECKPOINT...``: the error tables, note F1 and the quality table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepperformer.core.errors import DeepPerformerError
+
+
+def register(sub) -> None:
+    """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
+    ev = sub.add_parser(
+        "evaluate", help="log-mel MSE table of acoustic/baseline checkpoints; copy synthesis of vocoders; piano note F1"
+    )
+    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported checkpoints (acoustic, baseline, vocoder; griffin-lim)")
+    ev.add_argument("--manifest", type=Path, action="append", required=True, help="prepared manifest.csv (repeatable)")
+    ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--max-clips", type=int, help="vocoders: at most this many clips per corpus and instrument (evenly spaced)")
+    ev.add_argument(
+        "--predicted-mels-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="ACOUSTIC",
+        help="vocoders: also vocode this acoustic model's teacher-forced mels of the split (repeatable)",
+    )
+    ev.add_argument(
+        "--note-f1",
+        action="store_true",
+        help="also transcribe (Transkun) the synthesis of one piano acoustic model + one vocoder and the corpus audio",
+    )
+    ev.add_argument(
+        "--quality",
+        action="store_true",
+        help="the quality table: original, FluidSynth, Griffin-Lim and each vocoder's copy synthesis, each acoustic "
+        "model + vocoder chain; log-mel MSE, MR-STFT, piano note F1, violin pitch accuracy, frame-rate comb",
+    )
+    ev.add_argument("--excerpts", type=int, default=4, help="--quality: excerpts per corpus and instrument (default 4)")
+    ev.add_argument(
+        "--report", type=Path, help="--quality: also write the per-excerpt rows as CSV and the table as markdown (REPORT.md)"
+    )
+    ev.add_argument("--max-recordings", type=int, default=8, help="--note-f1: recordings (evenly spaced, default 8)")
+    ev.add_argument("--seconds", type=float, default=20.0, help="--note-f1, --quality: seconds per excerpt (default 20)")
+    ev.set_defaults(run=cmd_evaluate)
+
+
+def cmd_evaluate(a) -> int:
+    from deepperformer.core.checkpoint import load_checkpoint
+    from deepperformer.evaluation.checkpoints import (
+        evaluate_checkpoints,
+        evaluate_vocoders,
+        format_f1_table,
+        format_table,
+        format_vocoder_table,
+        note_f1,
+    )
+    from deepperformer.vocoders.griffin_lim import NAME as GRIFFIN_LIM
+
+    stages = {
+        p: "vocoder" if str(p) == GRIFFIN_LIM else load_checkpoint(p, ("acoustic", "baseline", "vocoder"))["stage"]
+        for p in a.checkpoints
+    }
+    stage_two = [p for p in a.checkpoints if stages[p] != "vocoder"]
+    vocoders = [p for p in a.checkpoints if stages[p] == "vocoder"]
+    if a.quality:
+        from deepperformer.evaluation.quality import (
+            format_quality_table,
+            quality_rows,
+            summarize,
+            write_report,
+        )
+
+        acoustic = [p for p in stage_two if stages[p] == "acoustic"]
+        rows = quality_rows(vocoders, acoustic, a.manifest, a.split, a.excerpts, a.seconds)
+        table = format_quality_table(summarize(rows), a.split, a.seconds)
+        print(table)
+        if a.report:
+            write_report(a.report, rows, table)
+        return 0
+    if stage_two:
+        print(format_table(evaluate_checkpoints(stage_two, a.manifest, a.split, a.batch_size), a.split))
+    if vocoders:
+        print(format_vocoder_table(evaluate_vocoders(vocoders, a.manifest, a.split, a.max_clips, a.predicted_mels_from), a.split))
+    if a.note_f1:
+        acoustic = [p for p in stage_two if stages[p] == "acoustic"]
+        if len(acoustic) != 1 or len(vocoders) != 1:
+            raise DeepPerformerError(None, "--note-f1 needs exactly one acoustic checkpoint and one vocoder checkpoint")
+        print(format_f1_table(note_f1(acoustic[0], vocoders[0], a.manifest, a.split, a.max_recordings, a.seconds)))
+    return 0

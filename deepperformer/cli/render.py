@@ -1,0 +1,47 @@
+"""``deepperformer render SCORE -o OUT.mid``: stage 1 alone, a score -> a performance (MIDI or note CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepperformer.core.errors import DeepPerformerError
+
+
+def register(sub) -> None:
+    """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
+    rd = sub.add_parser("render", help="render a score to a deadpan performance (MIDI or note CSV, plus a piano-roll PNG)")
+    rd.add_argument("score", type=Path, help="MusicXML, MXL, MEI, Humdrum kern or MIDI score")
+    rd.add_argument("-o", "--out", type=Path, required=True, help="output .mid or .csv")
+    rd.add_argument(
+        "--tempo", type=float, help="constant tempo in quarter notes per minute (default: the score's markings, else 120)"
+    )
+    rd.add_argument(
+        "--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="repeats: all (default), none, as written"
+    )
+    rd.add_argument("--program", type=int, default=0, help="General MIDI program of the MIDI output (0 piano, 40 violin)")
+    rd.add_argument("--no-png", action="store_true", help="do not write the piano-roll PNG beside the output")
+    rd.set_defaults(run=cmd_render)
+
+
+def cmd_render(a) -> int:
+    from deepperformer.core.plots import save_piano_roll
+    from deepperformer.core.score import load_score
+    from deepperformer.render.deadpan import deadpan
+
+    suffix = a.out.suffix.lower()
+    if suffix not in (".mid", ".midi", ".csv"):
+        raise DeepPerformerError(a.out, "output must end in .mid, .midi or .csv")
+    if a.tempo is not None and not (10 <= a.tempo <= 400):
+        raise DeepPerformerError(None, f"--tempo {a.tempo}: expected 10..400 quarter notes per minute")
+    score = load_score(a.score, unfold=a.unfold)
+    perf = deadpan(score, qpm=a.tempo)
+    if suffix == ".csv":
+        perf.write_csv(a.out)
+    else:
+        perf.write_midi(a.out, program=a.program)
+    print(f"{a.score}: {len(score)} notes, {perf.duration:.1f} s -> {a.out}")
+    if not a.no_png:
+        png = a.out.with_suffix(".png")
+        save_piano_roll(perf, png, title=f"{a.score.name} (deadpan)")
+        print(f"piano roll: {png}")
+    return 0

@@ -1,0 +1,47 @@
+"""``deepperformer synthesize INPUT -o OUT.wav``: the whole pipeline, score or performance -> audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
+    sy = sub.add_parser("synthesize", help="score or performance -> WAV with the shipped (or given) acoustic model and vocoder")
+    sy.add_argument(
+        "input", type=Path, help="a score (MusicXML, MXL, MEI, kern; MIDI with --tempo) or a performance (MIDI, match, note CSV)"
+    )
+    sy.add_argument("-o", "--out", type=Path, required=True, help="output .wav or .flac")
+    sy.add_argument("--instrument", choices=("piano", "violin"), default="piano")
+    sy.add_argument("--performer", help="a performer the acoustic model knows (`deepperformer performers`); default: its first")
+    sy.add_argument(
+        "--tempo", type=float, help="scores: constant tempo in quarter notes per minute (default: the markings, else 120)"
+    )
+    sy.add_argument(
+        "--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="score repeats (default: all taken)"
+    )
+    sy.add_argument(
+        "--seed", type=int, default=0, help="random seed (for the stochastic renderer; the current stages are deterministic)"
+    )
+    sy.add_argument("--acoustic", type=Path, help="acoustic-model checkpoint (default: the shipped one for the instrument)")
+    sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint, or griffin-lim (default: the shipped one)")
+    sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
+    sy.set_defaults(run=cmd_synthesize)
+
+
+def cmd_synthesize(a) -> int:
+    from deepperformer.pipeline.synthesis import synthesize
+
+    synthesize(
+        a.input,
+        a.out,
+        a.instrument,
+        performer=a.performer,
+        tempo=a.tempo,
+        acoustic=a.acoustic,
+        vocoder=a.vocoder,
+        seed=a.seed,
+        mel_png=a.png,
+        unfold=a.unfold,
+    )
+    return 0

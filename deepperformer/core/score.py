@@ -1,0 +1,231 @@
+"""Scores: MusicXML/MXL, MEI, Humdrum kern and MIDI, read with partitura into one typed note array.
+
+Parts are merged into one, repeats unfolded as played (``unfold="maximal"``: every repeat taken, the
+convention of the Bach Violin Dataset's ``_XY`` scores and of (n)ASAP's note ids), tied notes are
+joined by partitura, chords become simultaneous notes, grace notes are kept (``is_grace``), and the
+tempo and dynamics markings are kept (``Score.tempos``, ``SCORE_NOTE_DTYPE['dynamic']``).
+No torch here: this module is plain numpy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepperformer.core.errors import DeepPerformerError, require_file
+
+SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mei", ".krn", ".mid", ".midi")
+UNFOLD_MODES = ("maximal", "minimal", "none")
+
+#: One row per score note (chord members and grace notes are rows of their own).
+SCORE_NOTE_DTYPE = np.dtype(
+    [
+        ("id", "U48"),  # partitura note id; "-k" suffix after unfolding (k-th pass)
+        ("onset_quarter", "f8"),  # quarter notes from the start of the (unfolded) score
+        ("duration_quarter", "f8"),  # 0 for grace notes
+        ("onset_beat", "f8"),  # in beats of the time signature
+        ("duration_beat", "f8"),
+        ("pitch", "i2"),  # MIDI pitch
+        ("voice", "i2"),
+        ("staff", "i2"),
+        ("is_grace", "?"),
+        ("grace_order", "i2"),  # position inside a run of grace notes, -1 for ordinary notes
+        ("dynamic", "U8"),  # last dynamics marking at or before the onset ("p", "mf", ...), "" if none
+    ]
+)
+
+#: Tempo markings with a metronome value, in quarter notes per minute.
+TEMPO_DTYPE = np.dtype([("onset_quarter", "f8"), ("qpm", "f8")])
+
+DYNAMIC_MARKINGS = (
+    "pppp",
+    "ppp",
+    "pp",
+    "p",
+    "mp",
+    "mf",
+    "f",
+    "ff",
+    "fff",
+    "ffff",
+    "fp",
+    "sf",
+    "sfz",
+    "sffz",
+    "fz",
+    "rf",
+    "rfz",
+    "sfp",
+)
+
+
+@dataclass
+class Score:
+    """A score as one merged, unfolded part.
+
+    ``notes``: structured array of SCORE_NOTE_DTYPE sorted by onset then pitch, ``[N]``.
+    ``tempos``: structured array of TEMPO_DTYPE sorted by onset, ``[K]`` (may be empty).
+    """
+
+    notes: np.ndarray
+    tempos: np.ndarray
+    source: str = ""
+    title: str = ""
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    @property
+    def duration_quarter(self) -> float:
+        n = self.notes
+        return float(np.max(n["onset_quarter"] + n["duration_quarter"])) if len(n) else 0.0
+
+    def save(self, path: str | Path) -> None:
+        from deepperformer.core.atomic import save_npz
+
+        save_npz(path, notes=self.notes, tempos=self.tempos, source=np.array(self.source), title=np.array(self.title))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Score:
+        with np.load(path, allow_pickle=False) as z:
+            return cls(z["notes"], z["tempos"], str(z["source"]), str(z["title"]))
+
+
+def load_score(path: str | Path, unfold: str = "maximal") -> Score:
+    """Read a score file into a :class:`Score`.
+
+    ``unfold``: "maximal" (all repeats played, the default), "minimal" (no repeats) or "none"
+    (keep the notation as written; use it when note ids must equal the file's ids, as for
+    Vienna 4x22 match files).
+    Raises DeepPerformerError for a missing, empty, unparsable or note-less file.
+    """
+    if unfold not in UNFOLD_MODES:
+        raise ValueError(f"unfold must be one of {UNFOLD_MODES}")
+    path = require_file(path, "score file")
+    if path.suffix.lower() not in SCORE_SUFFIXES:
+        raise DeepPerformerError(path, f"unsupported score format {path.suffix!r} (use {', '.join(SCORE_SUFFIXES)})")
+    if path.suffix.lower() in (".mid", ".midi"):
+        _check_midi_has_notes(path)
+    part = _load_merged_part(path)
+    if unfold != "none":
+        part = _unfold(part, unfold, path)
+    return score_from_part(part, source=str(path))
+
+
+def _check_midi_has_notes(path: Path) -> None:
+    """partitura fails obscurely on a MIDI file without notes; say what is wrong instead."""
+    import mido
+
+    try:
+        mid = mido.MidiFile(str(path))
+    except Exception as e:
+        raise DeepPerformerError(path, f"cannot parse MIDI ({type(e).__name__}: {_first_line(e)})") from None
+    if not any(m.type == "note_on" and m.velocity > 0 for track in mid.tracks for m in track):
+        raise DeepPerformerError(path, "MIDI file has no notes")
+
+
+def _load_merged_part(path: Path):
+    import partitura as pt
+
+    with warnings.catch_warnings():
+        # partitura warns about every slur it cannot anchor and every tempo word it cannot parse;
+        # these do not affect notes and would bury real problems.
+        warnings.simplefilter("ignore")
+        try:
+            score = pt.load_score(str(path))
+        except Exception as e:  # partitura raises many types for malformed files
+            raise DeepPerformerError(path, f"cannot parse score ({type(e).__name__}: {_first_line(e)})") from None
+        parts = list(score.parts)
+        if not parts:
+            raise DeepPerformerError(path, "score has no parts")
+        part = pt.score.merge_parts(parts) if len(parts) > 1 else parts[0]
+        if not any(True for _ in part.iter_all(pt.score.Note, include_subclasses=True)):
+            raise DeepPerformerError(path, "score has no notes")
+    return part
+
+
+def _unfold(part, mode: str, path: Path):
+    import partitura as pt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if mode == "maximal":
+                return pt.score.unfold_part_maximal(part)
+            return pt.score.unfold_part_minimal(part)
+        except Exception as e:
+            raise DeepPerformerError(path, f"cannot unfold repeats ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else "no details"
+
+
+def score_from_part(part, source: str = "") -> Score:
+    """Convert a partitura Part into a :class:`Score` (notes, tempo and dynamics markings)."""
+    import partitura as pt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        na = part.note_array(include_grace_notes=True, include_staff=True)
+    if len(na) == 0:
+        raise DeepPerformerError(source or None, "score has no notes")
+    notes = np.zeros(len(na), dtype=SCORE_NOTE_DTYPE)
+    notes["id"] = na["id"]
+    for f in ("onset_quarter", "duration_quarter", "onset_beat", "duration_beat", "pitch", "voice", "staff"):
+        notes[f] = na[f]
+    notes["is_grace"] = na["is_grace"].astype(bool)
+    notes["grace_order"] = np.where(notes["is_grace"], na["local_grace_order"], -1)
+
+    # Dynamics: the latest constant-loudness marking (p, mf, ...) at or before each onset.
+    marks = sorted(
+        (
+            (d.start.t, d.text.strip())
+            for d in part.iter_all(pt.score.ConstantLoudnessDirection, include_subclasses=True)
+            if d.start is not None and d.text and d.text.strip() in DYNAMIC_MARKINGS
+        ),
+        key=lambda x: x[0],
+    )
+    if marks:
+        times = np.array([m[0] for m in marks])
+        idx = np.searchsorted(times, na["onset_div"], side="right") - 1
+        texts = np.array([m[1] for m in marks] + [""])
+        notes["dynamic"] = texts[np.where(idx >= 0, idx, len(marks))]
+
+    tempos = []
+    for t in part.iter_all(pt.score.Tempo):
+        if t.start is None or not t.bpm:
+            continue
+        qpm = round(60e6 / t.microseconds_per_quarter, 3)  # undo the microsecond rounding
+        tempos.append((float(part.quarter_map(t.start.t)), qpm))
+    tempo_arr = np.array(sorted(set(tempos)), dtype=TEMPO_DTYPE) if tempos else np.zeros(0, TEMPO_DTYPE)
+
+    # Quarter positions can start below zero (pickup bars); shift so the first note is at 0.
+    shift = notes["onset_quarter"].min()
+    notes["onset_quarter"] -= shift
+    if len(tempo_arr):
+        tempo_arr["onset_quarter"] = np.maximum(tempo_arr["onset_quarter"] - shift, 0.0)
+    order = np.lexsort((notes["pitch"], notes["onset_quarter"]))
+    return Score(notes[order], tempo_arr, source=source, title=str(getattr(part, "part_name", "") or ""))
+
+
+def score_from_ticks(
+    onset_ticks: np.ndarray, offset_ticks: np.ndarray, pitch: np.ndarray, ticks_per_quarter: int, source: str = ""
+) -> Score:
+    """Score notes from tick positions (the Bach Violin Dataset's notes CSVs, 24 ticks per quarter).
+
+    Ids are ``n<row>``, the row in the file, so that they follow the file's alignment rows.
+    """
+    notes = np.zeros(len(pitch), dtype=SCORE_NOTE_DTYPE)
+    notes["id"] = [f"n{i}" for i in range(len(pitch))]
+    notes["onset_quarter"] = onset_ticks / ticks_per_quarter
+    notes["duration_quarter"] = (offset_ticks - onset_ticks) / ticks_per_quarter
+    notes["onset_beat"] = notes["onset_quarter"]
+    notes["duration_beat"] = notes["duration_quarter"]
+    notes["pitch"] = pitch
+    notes["grace_order"] = -1
+    return Score(notes, np.zeros(0, TEMPO_DTYPE), source=source)

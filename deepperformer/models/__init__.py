@@ -1,1 +1,0 @@
-"""Plain nn.Modules, each with a small config dataclass: acoustic model (and, later, renderer, vocoder)."""

@@ -1,0 +1,56 @@
+"""Stage 1's entry: what the user gives (a score or a performance file) -> the notes to play.
+
+A score is rendered (deadpan for now); a performance (MIDI, match, note CSV) is played as it is,
+its tempo estimated from its score alignment when there is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from deepperformer.core.errors import DeepPerformerError, require_file
+from deepperformer.core.performance import (
+    PERFORMANCE_SUFFIXES,
+    Performance,
+    load_performance,
+)
+from deepperformer.core.score import SCORE_SUFFIXES
+from deepperformer.render.deadpan import deadpan
+
+
+@dataclass
+class Rendered:
+    """Stage 1's result: the notes to play and the tempo to condition on (qpm, 0 = unknown)."""
+
+    performance: Performance
+    tempo_qpm: float
+    source: str  # "score" or "performance"
+
+
+def load_input(path: Path, tempo: float | None = None, unfold: str = "maximal") -> Rendered:
+    """A score (rendered deadpan) or a performance (taken as played).
+
+    MIDI is read as a performance, with its own timing and pedal, unless ``tempo`` is given: then it
+    is read as a score and rendered at that tempo.
+    """
+    path = require_file(path, "input")
+    suffix = path.suffix.lower()
+    if tempo is not None and not (10 <= tempo <= 400):
+        raise DeepPerformerError(None, f"--tempo {tempo}: expected 10..400 quarter notes per minute")
+    if suffix in PERFORMANCE_SUFFIXES and not (tempo is not None and suffix in SCORE_SUFFIXES):
+        if tempo is not None:
+            raise DeepPerformerError(path, "--tempo applies to scores; a performance keeps its own timing")
+        return Rendered(load_performance(path), 0.0, "performance")
+    if suffix not in SCORE_SUFFIXES:
+        raise DeepPerformerError(
+            path,
+            f"unsupported input {suffix!r} (scores: {', '.join(SCORE_SUFFIXES)}; performances: "
+            f"{', '.join(PERFORMANCE_SUFFIXES)})",
+        )
+    from deepperformer.core.score import load_score
+    from deepperformer.core.tempo import estimate_tempo
+
+    score = load_score(path, unfold=unfold)
+    perf = deadpan(score, qpm=tempo)
+    return Rendered(perf, estimate_tempo(perf, score), "score")

@@ -1,1 +1,0 @@
-"""LightningModules: losses, optimisers and logging only (the models live in deepperformer.models)."""

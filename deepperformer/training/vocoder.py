@@ -1,0 +1,183 @@
+"""``deepperformer train recipes/vocoder/...``: train (or fine-tune) the HiFi-GAN vocoder, then export
+the generator alone (no discriminator or optimizer state) in the one checkpoint format.
+
+Fine-tuning on predicted mels (``data.predicted_mels_from: ACOUSTIC.pt``, ``init_from: VOCODER.pt``):
+the acoustic model predicts, teacher-forced, the mel of every recording of the training and
+validation splits from its aligned performance notes, so each prediction is time-aligned with the
+real audio; the vocoder then learns to turn *those* mels into the real audio (HiFi-GAN's
+recommendation for two-stage systems). Predictions are cached in the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.atomic import write_text
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
+from deepperformer.pipeline.predicted_mels import cache_predicted_mels
+from deepperformer.training.fit import file_sha256, fit_resumably
+from deepperformer.vocoders.build import vocoder_config
+from deepperformer.vocoders.metrics import copy_synthesis_errors
+
+#: What a discriminator state file is (see save_discriminator_state).
+DISCRIMINATOR_STATE = "deepperformer-discriminator-state"
+
+
+def save_discriminator_state(path: Path, discriminator, steps: int) -> None:
+    """The discriminators' weights (fp16: they only need to resume judging) beside an exported
+    generator, so that adversarial training can go on in another session or on another machine
+    without the run folder: ``init_from`` (generator) + ``init_discriminator_from`` (this file)."""
+    from deepperformer.core.atomic import atomic_path
+
+    payload = {
+        "kind": DISCRIMINATOR_STATE,
+        "format_version": 1,
+        "config": discriminator.config.to_dict(),
+        "steps": int(steps),
+        "state_dict": {k: v.detach().cpu().half() for k, v in discriminator.state_dict().items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_discriminator_state(path: Path, discriminator) -> int:
+    """Load a :func:`save_discriminator_state` file into ``discriminator``; -> the steps it had."""
+    from deepperformer.core.errors import require_file
+
+    path = require_file(path, "discriminator state")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise DeepPerformerError(path, f"not a discriminator state ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("kind") != DISCRIMINATOR_STATE:
+        raise DeepPerformerError(path, "not a discriminator state (export one by training a vocoder)")
+    if state["config"] != discriminator.config.to_dict():
+        raise DeepPerformerError(path, "its discriminators differ from the recipe's discriminator section")
+    discriminator.load_state_dict({k: v.float() for k, v in state["state_dict"].items()})
+    return int(state["steps"])
+
+
+def generator_steps(provenance: dict) -> int:
+    """An exported vocoder's generator steps through every ``init_from`` before it (exports before
+    ``generator_steps`` was recorded went back one start at most: ``init_from_steps`` + ``steps``)."""
+    if provenance.get("generator_steps") is not None:
+        return int(provenance["generator_steps"])
+    return int(provenance.get("init_from_steps") or 0) + int(provenance.get("steps") or 0)
+
+
+def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
+    import lightning as L
+
+    from deepperformer.vocoders.task import VocoderTask
+
+    data, tr, optim = recipe["data"], recipe["trainer"], dict(recipe.get("optim", {}))
+    manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
+    instrument = data.get("instrument")  # None: every instrument (one shared vocoder)
+    mel_config = MelConfig()
+    L.seed_everything(int(tr.get("seed", 0)), workers=True, verbose=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False))
+
+    mel_dirs, acoustic = None, data.get("predicted_mels_from")
+    if acoustic:
+        mel_dirs = cache_predicted_mels(Path(acoustic), manifests, run_dir / "predicted_mels", log=log)
+    segment = int(data.get("segment_frames", 32))
+    train_set = AudioClipDataset(manifests, "train", instrument, mel_config, segment_frames=segment, mel_dirs=mel_dirs)
+    val_set = AudioClipDataset(
+        manifests, "validation", instrument, mel_config, mel_dirs=mel_dirs, max_clips=data.get("validation_clips")
+    )
+    log(f"train: {len(train_set)} clips, validation: {len(val_set)} clips (copy synthesis), instrument: {instrument or 'all'}")
+
+    model_cfg = recipe["model"]
+    try:
+        vocoder_config(model_cfg).validate(mel_config)
+        task = VocoderTask(
+            model_cfg,
+            discriminator=recipe.get("discriminator"),
+            png_dir=str(run_dir / "mels"),
+            wav_dir=str(run_dir / "wavs"),
+            **optim,
+        )
+    except (ValueError, TypeError) as e:
+        raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
+    init = recipe.get("init_from")
+    init_ckpt = load_checkpoint(Path(init), "vocoder", mel_config) if init else None  # read once: weights and provenance
+    init_steps = init_ckpt["provenance"].get("steps") if init else None
+    if init and not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its weights in last.ckpt
+        if vocoder_config(init_ckpt["config"]["model"]) != task.model.config:
+            raise DeepPerformerError(init, "its generator sizes differ from the recipe's model section")
+        task.model.load_state_dict(init_ckpt["state_dict"])
+        log(f"generator initialised from {init} ({init_steps} steps)")
+        d_init = recipe.get("init_discriminator_from")
+        if d_init:
+            log(f"discriminators initialised from {d_init} ({load_discriminator_state(Path(d_init), task.discriminator)} steps)")
+    init_total = generator_steps(init_ckpt["provenance"]) if init else 0  # the generator's steps before this run
+
+    workers = int(data.get("num_workers", 0))
+    bs = int(data.get("batch_size", 16))
+    loader_args = dict(collate_fn=collate_audio, num_workers=workers, persistent_workers=workers > 0)
+    train_loader = DataLoader(train_set, batch_size=bs, shuffle=True, drop_last=len(train_set) > bs, **loader_args)
+    val_loader = DataLoader(val_set, batch_size=int(data.get("validation_batch_size", 4)), shuffle=False, **loader_args)
+    trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, None, log)
+    if not trainer.is_global_zero:
+        return run_dir / "model.pt"
+
+    exported_step = int(trainer.global_step)
+    best = run_dir / "ckpt" / "best.ckpt"
+    if tr.get("keep_best") and best.exists():  # export the best validation weights, with their discriminators
+        state = torch.load(best, map_location="cpu", weights_only=False)
+        task.load_state_dict(state["state_dict"])
+        exported_step = int(state["global_step"])
+        log(f"exporting the best validation weights, from step {exported_step}")
+    metrics = copy_synthesis_errors(task.model.cpu(), val_set)
+    out = run_dir / "model.pt"
+    save_discriminator_state(run_dir / "discriminator.pt", task.discriminator, exported_step)
+    export_checkpoint(
+        out,
+        "vocoder",
+        config={
+            "model": task.model.config.to_dict(),
+            "instrument": instrument,
+            "recipe": recipe.get("recipe", ""),
+            "variant": recipe.get("variant", "v2"),
+            "input": "predicted" if acoustic else "ground-truth mels",
+        },
+        mel_config=mel_config,
+        performer_vocab=[],
+        state_dict=task.model.state_dict(),
+        half=True,
+        provenance={
+            "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],
+            "predicted_mels_from": str(acoustic) if acoustic else None,
+            "init_from": str(init) if init else None,
+            # the files behind those paths may be replaced later (shipped checkpoints are): their hashes say which
+            "predicted_mels_from_sha256": file_sha256(Path(acoustic)) if acoustic else None,
+            "init_from_sha256": file_sha256(Path(init)) if init else None,
+            "init_from_steps": init_steps,  # steps = this run's steps; the generator has init_from_steps + steps
+            "generator_steps": init_total + exported_step,  # through every init_from before this run
+            "exported_step": exported_step,  # the best validation step with trainer.keep_best, else the last
+            "init_discriminator_from": recipe.get("init_discriminator_from"),
+            "train_clips": len(train_set),
+            "validation_clips": len(val_set),
+            "steps": int(trainer.global_step),
+            "batch_size": bs,
+            "segment_frames": segment,
+            "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),
+            "seconds_per_step": sec_per_step and round(sec_per_step, 4),
+            "device": str(trainer.strategy.root_device),
+            "metrics": {f"validation_copy_synthesis_{k}": round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
+            "recipe": recipe,
+        },
+    )
+    log(
+        f"exported {out}: {trainer.global_step} steps, validation copy-synthesis log-mel MSE {metrics['logmel_mse']:.4f}, "
+        f"MR-STFT SC {metrics['stft_sc']:.3f} mag {metrics['stft_mag']:.3f}, {sec_per_step or 0:.3f} s/step"
+    )
+    return out

@@ -1,0 +1,115 @@
+"""Stage 3: the HiFi-GAN vocoder (SpeechBrain's generator), log-mel -> waveform.
+
+The three sizes of the HiFi-GAN paper (Kong et al. 2020) are recipe values, not code: V2 (the Deep
+Performer paper's choice, 0.9 M parameters) is the default; V1 (13.9 M) and V3 (1.5 M, resblock type 2)
+are in :data:`VARIANTS`. Input is the project's one log-mel (:class:`~deepperformer.audio.MelConfig`,
+natural log of magnitude with a 1e-5 floor, as HiFi-GAN's own mels), so the upsampling factors must
+multiply to the mel hop.
+
+Whole recordings are vocoded chunk by chunk with enough mel context on both sides that every chunk's
+kept samples equal the one-shot output (the generator is convolutional with a bounded receptive
+field), so memory stays flat for any length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.configs import ConfigMixin
+from deepperformer.networks.hifigan import HifiganSizes, make_generator
+from deepperformer.vocoders.base import vocode_chunked
+
+#: HiFi-GAN's published sizes (config_v1/v2/v3.json of the authors' code), for a hop of 256.
+VARIANTS = {
+    "v1": dict(
+        upsample_initial_channel=512,
+        upsample_factors=[8, 8, 2, 2],
+        upsample_kernel_sizes=[16, 16, 4, 4],
+        resblock_type="1",
+        resblock_kernel_sizes=[3, 7, 11],
+        resblock_dilation_sizes=[[1, 3, 5]] * 3,
+    ),
+    "v2": dict(
+        upsample_initial_channel=128,
+        upsample_factors=[8, 8, 2, 2],
+        upsample_kernel_sizes=[16, 16, 4, 4],
+        resblock_type="1",
+        resblock_kernel_sizes=[3, 7, 11],
+        resblock_dilation_sizes=[[1, 3, 5]] * 3,
+    ),
+    "v3": dict(
+        upsample_initial_channel=256,
+        upsample_factors=[8, 8, 4],
+        upsample_kernel_sizes=[16, 16, 8],
+        resblock_type="2",
+        resblock_kernel_sizes=[3, 5, 7],
+        resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]],
+    ),
+}
+
+
+@dataclass
+class VocoderConfig(HifiganSizes, ConfigMixin):
+    n_mels: int = 80
+    family: str = "hifigan"  # the vocoder family (vocos: models/vocos.py); checkpoints without it are HiFi-GAN
+
+    @classmethod
+    def variant(cls, name: str, **overrides) -> VocoderConfig:
+        if name not in VARIANTS:
+            raise ValueError(f"unknown HiFi-GAN variant {name!r} (known: {', '.join(VARIANTS)})")
+        return cls(**{**VARIANTS[name], **overrides})
+
+    def validate(self, mel_config: MelConfig = MelConfig()) -> None:
+        if self.family != "hifigan":
+            raise ValueError(f"family must be 'hifigan', not {self.family!r}")
+        if self.hop_length != mel_config.hop_length:
+            raise ValueError(
+                f"upsample factors {self.upsample_factors} multiply to {self.hop_length}, not the mel hop {mel_config.hop_length}"
+            )
+        if self.n_mels != mel_config.n_mels:
+            raise ValueError(f"n_mels {self.n_mels} differs from the mel configuration's {mel_config.n_mels}")
+        if self.resblock_type not in ("1", "2"):
+            raise ValueError(f"resblock_type must be '1' or '2', not {self.resblock_type!r}")
+
+    def receptive_field_frames(self) -> int:
+        """Mel frames of context on each side that reach an output sample (an upper bound)."""
+        r, frames = 1, 3.0  # conv_pre: kernel 7
+        for u, k in zip(self.upsample_factors, self.upsample_kernel_sizes):
+            frames += k / (2 * u) / r + 1.0 / r  # transposed conv, at the input rate
+            r *= u
+            per_block = []
+            for kern, dil in zip(self.resblock_kernel_sizes, self.resblock_dilation_sizes):
+                # type 1: each dilation has a dilated conv and a plain one; type 2: only the dilated one
+                ext = sum((kern - 1) * d / 2 for d in dil)
+                if self.resblock_type == "1":
+                    ext += len(dil) * (kern - 1) / 2
+                per_block.append(ext)
+            frames += max(per_block) / r
+        frames += 3.0 / r  # conv_post
+        return int(np.ceil(frames)) + 1
+
+
+class Vocoder(nn.Module):
+    """``forward(log_mel [B, T, n_mels]) -> waveform [B, T * hop]`` in [-1, 1].
+
+    >>> Vocoder(VocoderConfig(upsample_initial_channel=16))(torch.zeros(2, 10, 80)).shape
+    torch.Size([2, 2560])
+    """
+
+    def __init__(self, config: VocoderConfig | None = None):
+        super().__init__()
+        config = config if config is not None else VocoderConfig()  # a fresh default: configs are mutable
+        config.validate()
+        self.config = config
+        self.generator = make_generator(config, in_channels=config.n_mels)
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.generator(log_mel.transpose(1, 2))[:, 0]
+
+    def vocode(self, log_mel: np.ndarray, chunk_frames: int = 2048, progress: bool = False) -> np.ndarray:
+        """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length (:func:`vocode_chunked`)."""
+        return vocode_chunked(self, log_mel, chunk_frames, progress)
