@@ -1,7 +1,7 @@
 """Vocoder training speed on this machine: seconds per training step in the warm-up phase (mel L1 +
 multi-resolution STFT, generator only) and in the adversarial phase with each discriminator set of
-`deepperformer/models/discriminators.py`, through the real training task
-(`deepperformer/tasks/vocoder.py`) and Lightning, in fp32 and with bf16 autocast.
+`deepperformer/vocoders/discriminators.py`, through the real training task
+(`deepperformer/vocoders/task.py`) and Lightning, in fp32 and with bf16 autocast.
 
 It says what each adversarial recipe costs where only a CPU is at hand. Reference measured in the same
 run: the generator-only step in fp32, so the figures compare across machines as ratios.

@@ -33,11 +33,9 @@ def test_midi_round_trip_with_pedal(tmp_path):
     np.testing.assert_allclose(back.pedal["time_sec"], [0.0, 0.45, 1.5], atol=2e-3)
 
 
-def test_sounding_offsets_follow_the_pedal():
-    notes = make_notes([0.0, 2.0], [0.5, 0.5], [60, 62], [64, 64])
-    pedal = np.array([(0.2, 127), (1.0, 0)], dtype=PEDAL_DTYPE)
-    off = Performance(notes, pedal).sounding_offsets()
-    np.testing.assert_allclose(off, [1.0, 2.5])  # released under the pedal: sounds until it lifts
+def test_pedal_down_is_cc64_at_or_above_64():
+    pedal = np.array([(0.0, 63), (0.5, 64), (1.0, 127), (1.5, 0)], dtype=PEDAL_DTYPE)
+    assert Performance(make_notes([0.0], [1.0], [60], [64]), pedal).pedal_down().tolist() == [False, True, True, False]
 
 
 def test_window_keeps_overlapping_notes_relative_to_start():

@@ -23,7 +23,7 @@ def test_every_shipped_recipe_resolves():
             from deepperformer.vocoders.build import vocoder_config
             from deepperformer.vocoders.discriminators import DiscriminatorConfig
 
-            vocoder_config(r["model"]).validate(MelConfig())  # sizes consistent with the mel hop
+            vocoder_config(r["model"], MelConfig())  # sizes consistent with the mel hop
             DiscriminatorConfig.from_dict(r["discriminator"])
             assert r["variant"].startswith(("v1", "v2", "v3", "vocos")), path
             continue
@@ -31,7 +31,11 @@ def test_every_shipped_recipe_resolves():
         if r["stage"] == "acoustic":
             assert r["model"]["d_model"] == 128 and r["model"]["decoder_layers"] == 6
         else:
-            assert r["model"]["upsample_factors"] == [8, 8, 2, 2] and r["variant"] == "baseline"
+            from deepperformer.acoustic.baseline import BaselineConfig
+
+            cfg = BaselineConfig.from_dict(r["model"])  # the paper's baseline: HiFi-GAN V2's generator
+            assert cfg.upsample_factors == [8, 8, 2, 2] and cfg.upsample_initial_channel == 128
+            assert r["variant"] == "baseline"
     abl = load_recipe(RECIPES / "synthetic" / "acoustic_piano_no_encoder.yaml")
     assert abl["variant"] == "no_encoder" and abl["model"]["use_encoder"] is False and abl["model"]["use_pedal"] is True
     assert abl["trainer"]["max_steps"] == 250000  # inherited from the piano recipe
@@ -60,6 +64,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
     prov = torch.load(ft / "model.pt", weights_only=True)["provenance"]
     assert prov["init_from_steps"] == 1 and prov["init_from_sha256"] == file_sha256(pre / "model.pt")
 
+    from deepperformer.core.performers import PerformerVocab
     from deepperformer.pipeline.loading import load_acoustic
 
     model, ckpt = load_acoustic(pre / "model.pt")
@@ -69,7 +74,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
     new_vocab = ["someone-new", *reversed(vocab)]
     fresh.performer_emb = torch.nn.Embedding(len(new_vocab), fresh.performer_emb.embedding_dim)
     torch.nn.init.zeros_(fresh.performer_emb.weight)
-    warm_start(fresh, ckpt, new_vocab, pre / "model.pt", log=lambda *a: None)
+    warm_start(fresh, ckpt, PerformerVocab(new_vocab), pre / "model.pt", log=lambda *a: None)
     for name in vocab:
         assert torch.equal(fresh.performer_emb.weight[new_vocab.index(name)], model.performer_emb.weight[vocab.index(name)])
     assert not fresh.performer_emb.weight[0].any()  # the new performer keeps its own start

@@ -8,20 +8,26 @@ import torch
 
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
-from deepperformer.vocoders.hifigan import VARIANTS, Vocoder, VocoderConfig
+from deepperformer.networks.hifigan import SIZES
+from deepperformer.vocoders.build import make_vocoder
+from deepperformer.vocoders.hifigan import Vocoder, VocoderConfig
 from deepperformer.vocoders.stft import multi_resolution_stft
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def test_variants_have_hifigans_sizes():
-    millions = {v: sum(p.numel() for p in Vocoder(VocoderConfig.variant(v)).parameters()) / 1e6 for v in VARIANTS}
+    millions = {v: sum(p.numel() for p in Vocoder(VocoderConfig.variant(v)).parameters()) / 1e6 for v in SIZES}
     # HiFi-GAN paper, Table 1: V1 13.92 M, V2 0.92 M, V3 1.46 M
     assert millions["v1"] == pytest.approx(13.92, abs=0.05)
     assert millions["v2"] == pytest.approx(0.92, abs=0.02)
     assert millions["v3"] == pytest.approx(1.46, abs=0.02)
+    # a generator for another mel configuration can be built (its checkpoint says which) ...
+    hop128 = {"upsample_factors": [8, 8, 2], "upsample_kernel_sizes": [16, 16, 4]}
+    assert Vocoder(VocoderConfig(**hop128)).config.hop_length == 128
+    # ... and it is refused for a mel whose hop its upsampling does not reach
     with pytest.raises(ValueError, match="multiply to 128, not the mel hop 256"):
-        Vocoder(VocoderConfig(upsample_factors=[8, 8, 2], upsample_kernel_sizes=[16, 16, 4]))
+        make_vocoder(hop128, MelConfig())
 
 
 @pytest.mark.parametrize("variant", ["v2", "v3"])

@@ -16,7 +16,8 @@ from torch import nn
 from deepperformer.audio.mel import LogMel, MelConfig
 from deepperformer.core.configs import ConfigMixin
 from deepperformer.data.notes import NoteBatch, piano_and_position_rolls
-from deepperformer.networks.hifigan import HifiganSizes, make_generator
+from deepperformer.networks.hifigan import HifiganSizes, make_generator, resolve_sizes
+from deepperformer.networks.performer import embed_performers
 
 
 @dataclass
@@ -26,19 +27,24 @@ class BaselineConfig(HifiganSizes, ConfigMixin):
     use_performer: bool = True
     use_velocity: bool = True
 
+    @classmethod
+    def from_dict(cls, d: dict) -> BaselineConfig:
+        """From a recipe's or checkpoint's model section; ``sizes: v1|v2|v3`` names HiFi-GAN's sizes."""
+        return super().from_dict(resolve_sizes(d))
+
 
 class RollBaseline(nn.Module):
     """``forward(batch: NoteBatch) -> waveform [B, T * hop]`` (T = batch.n_frames).
 
     >>> import numpy as np
-    >>> from deepperformer.models.notes import collate_notes
+    >>> from deepperformer.data.notes import collate_notes
     >>> clip = {"pitch": np.array([60]), "velocity": np.array([90]), "onset": np.array([0.], dtype=np.float32),
     ...         "offset": np.array([6.], dtype=np.float32), "pedal": np.zeros(8, np.float32)}
     >>> RollBaseline(BaselineConfig(upsample_initial_channel=16))(collate_notes([clip], [8], [0], [0.0])).shape
     torch.Size([1, 2048])
     """
 
-    def __init__(self, config: BaselineConfig | None = None):
+    def __init__(self, config: BaselineConfig | None = None, mel_config: MelConfig | None = None):
         super().__init__()
         config = config if config is not None else BaselineConfig()  # a fresh default: configs are mutable
         c = self.config = config
@@ -47,7 +53,7 @@ class RollBaseline(nn.Module):
         cond = c.performer_dim if c.use_performer else 0
         self.performer_emb = nn.Embedding(max(1, c.n_performers), c.performer_dim) if c.use_performer else None
         # The mel definition is part of the model (as in Vocos), so training and evaluation agree.
-        self.log_mel = LogMel(MelConfig())
+        self.log_mel = LogMel(mel_config or MelConfig())
         self.generator = make_generator(c, in_channels=256 + cond)
 
     def predict_log_mel(self, batch: NoteBatch) -> torch.Tensor:
@@ -57,6 +63,6 @@ class RollBaseline(nn.Module):
     def forward(self, batch: NoteBatch) -> torch.Tensor:
         x = piano_and_position_rolls(batch, self.config.use_velocity).transpose(1, 2)  # [B, 256, T]
         if self.performer_emb is not None:
-            g = self.performer_emb(batch.performer.clamp(0, self.performer_emb.num_embeddings - 1))  # [B, C]
+            g = embed_performers(self.performer_emb, batch.performer)  # [B, C]
             x = torch.cat([x, g[:, :, None].expand(-1, -1, x.shape[2])], dim=1)
         return self.generator(x)[:, 0]

@@ -10,14 +10,22 @@ from torch.utils.data import DataLoader
 from deepperformer.data.clips import ClipDataset, collate_clips
 
 
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of squared errors over real frames and all bins, number of such elements).
+
+    pred, target: ``[B, T, n_mels]``; frame_mask: ``[B, T]``. MSE = sse / count.
+    """
+    m = frame_mask[..., None].to(pred.dtype)
+    sse = ((pred - target) ** 2 * m).sum()
+    return sse, m.sum() * pred.shape[-1]
+
+
 @torch.no_grad()
 def evaluate_mse(
     model: torch.nn.Module, dataset: ClipDataset, batch_size: int = 16, device: str = "cpu", progress: bool = False
 ) -> float:
     """Log-mel MSE of ``model`` over ``dataset`` (mean over real frames and all mel bins)."""
     from tqdm import tqdm
-
-    from deepperformer.acoustic.task import masked_mse
 
     model.eval().to(device)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_clips)

@@ -34,6 +34,7 @@ from deepperformer.data.notes import (
     frame_positions,
     piano_and_position_rolls,
 )
+from deepperformer.networks.performer import embed_performers
 
 #: Tempo bins: index 0 = unknown, then log-spaced bins between these tempos (quarter notes per minute).
 TEMPO_RANGE = (30.0, 300.0)
@@ -132,14 +133,13 @@ class BiasedEncoder(nn.Module):
 class AcousticModel(nn.Module):
     """Notes -> log-mel. ``forward(batch: NoteBatch) -> [B, T, n_mels]`` (T = batch.n_frames).
 
-        >>> from deepperformer.configs import ConfigMixin
-    from deepperformer.data.notes import collate_notes
-        >>> import numpy as np
-        >>> clip = {"pitch": np.array([60, 64]), "velocity": np.array([80, 80]), "onset": np.array([0., 10.], dtype=np.float32),
-        ...         "offset": np.array([20., 30.], dtype=np.float32), "pedal": np.zeros(40, np.float32)}
-        >>> m = AcousticModel(AcousticConfig(d_model=16, encoder_ffn=32, decoder_ffn=32, decoder_layers=1, encoder_layers=1))
-        >>> m(collate_notes([clip], [40], [0], [0.0])).shape
-        torch.Size([1, 40, 80])
+    >>> import numpy as np
+    >>> from deepperformer.data.notes import collate_notes
+    >>> clip = {"pitch": np.array([60, 64]), "velocity": np.array([80, 80]), "onset": np.array([0., 10.], dtype=np.float32),
+    ...         "offset": np.array([20., 30.], dtype=np.float32), "pedal": np.zeros(40, np.float32)}
+    >>> m = AcousticModel(AcousticConfig(d_model=16, encoder_ffn=32, decoder_ffn=32, decoder_layers=1, encoder_layers=1))
+    >>> m(collate_notes([clip], [40], [0], [0.0])).shape
+    torch.Size([1, 40, 80])
     """
 
     def __init__(self, config: AcousticConfig | None = None):
@@ -187,7 +187,7 @@ class AcousticModel(nn.Module):
         """Performer + tempo embedding ``[B, d]`` (None when both are switched off)."""
         parts = []
         if self.performer_emb is not None:
-            parts.append(self.performer_emb(batch.performer.clamp(0, self.performer_emb.num_embeddings - 1)))
+            parts.append(embed_performers(self.performer_emb, batch.performer))
         if self.tempo_emb is not None:
             parts.append(self.tempo_emb(self.tempo_bin(batch.tempo)))
         return sum(parts) if parts else None

@@ -13,18 +13,10 @@ import torch
 from torchmetrics import SumMetric
 
 from deepperformer.acoustic.baseline import BaselineConfig, RollBaseline
+from deepperformer.acoustic.metrics import masked_mse
 from deepperformer.acoustic.model import AcousticConfig, AcousticModel
+from deepperformer.core.plots import save_mel_comparison
 from deepperformer.data.notes import NoteBatch
-
-
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of squared errors over real frames and all bins, number of such elements).
-
-    pred, target: ``[B, T, n_mels]``; frame_mask: ``[B, T]``. MSE = sse / count.
-    """
-    m = frame_mask[..., None].to(pred.dtype)
-    sse = ((pred - target) ** 2 * m).sum()
-    return sse, m.sum() * pred.shape[-1]
 
 
 class StageTwoTask(L.LightningModule):
@@ -57,7 +49,6 @@ class StageTwoTask(L.LightningModule):
         self.val_count.update(count)
         if self._png_pending:
             self._png_pending = False
-            from deepperformer.core.plots import save_mel_comparison
 
             t = int(notes.frame_mask[0].sum())
             save_mel_comparison(
@@ -117,7 +108,8 @@ class AcousticTask(StageTwoTask):
 class BaselineTask(StageTwoTask):
     """The paper's baseline (HiFi-GAN from piano roll + position roll), trained generator-only with an
     L1 loss between the log-mels of generated and real audio (HiFi-GAN's mel loss) on short random
-    segments. An adversarial phase needs a GPU (DESIGN.md) and is not part of this task."""
+    segments. It has no adversarial phase: its discriminators would cost as much as the vocoder's
+    (docs/DESIGN.md, "Measured here"), and the baseline is a reference row, not a model we ship."""
 
     def __init__(
         self,

@@ -45,16 +45,6 @@ def load_audio(path: str | Path, sample_rate: int = 16000, offset: float = 0.0, 
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def audio_duration(path: str | Path) -> float:
-    """Duration in seconds, read from the header (opus/mp3 may need a decode)."""
-    path = require_file(path, "audio file")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as e:
-        raise DeepPerformerError(path, f"cannot decode audio ({e})") from None
-    return info.frames / info.samplerate
-
-
 #: What write_audio writes.
 OUTPUT_SUFFIXES = (".wav", ".flac")
 

@@ -26,13 +26,13 @@ def register(sub) -> None:
 def cmd_render(a) -> int:
     from deepperformer.core.plots import save_piano_roll
     from deepperformer.core.score import load_score
+    from deepperformer.core.tempo import check_qpm
     from deepperformer.render.deadpan import deadpan
 
     suffix = a.out.suffix.lower()
     if suffix not in (".mid", ".midi", ".csv"):
         raise DeepPerformerError(a.out, "output must end in .mid, .midi or .csv")
-    if a.tempo is not None and not (10 <= a.tempo <= 400):
-        raise DeepPerformerError(None, f"--tempo {a.tempo}: expected 10..400 quarter notes per minute")
+    check_qpm(a.tempo)
     score = load_score(a.score, unfold=a.unfold)
     perf = deadpan(score, qpm=a.tempo)
     if suffix == ".csv":

@@ -63,7 +63,9 @@ def export_checkpoint(
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | Path, stage: str | tuple[str, ...], mel_config: MelConfig | None = None) -> dict:
+def load_checkpoint(
+    path: str | Path, stage: str | tuple[str, ...], mel_config: MelConfig | None = None, what: str = "this checkpoint"
+) -> dict:
     """Load and check an exported checkpoint of ``stage`` (or of any of several stages); raises
     DeepPerformerError naming the file."""
     path = require_file(path, "checkpoint")
@@ -83,5 +85,5 @@ def load_checkpoint(path: str | Path, stage: str | tuple[str, ...], mel_config: 
     if ckpt["stage"] not in allowed:
         raise DeepPerformerError(path, f"is a checkpoint of the {ckpt['stage']} stage, not of the {' or '.join(allowed)} stage")
     if mel_config is not None:
-        mel_config.check_compatible(type(mel_config).from_dict(ckpt["mel_config"]), path, "this checkpoint")
+        mel_config.check_compatible(type(mel_config).from_dict(ckpt["mel_config"]), path, what)
     return ckpt

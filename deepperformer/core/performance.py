@@ -2,7 +2,7 @@
 
 Loaders for performance MIDI, match files, (n)ASAP ``note_alignment.tsv`` and the Bach Violin
 Dataset's notes + alignments CSVs all return a :class:`Performance`. :func:`deadpan` renders a
-:class:`~deepperformer.score.Score` at its tempo markings, the fallback first stage."""
+:class:`~deepperformer.core.score.Score` at its tempo markings, the fallback first stage."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepperformer.core.atomic import atomic_path, save_npz
 from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.core.score import Score, score_from_ticks
 
@@ -28,7 +29,8 @@ PERF_NOTE_DTYPE = np.dtype(
 )
 
 
-#: Sustain pedal (MIDI CC64) events: value 0..127, >= 64 is down.
+#: Sustain pedal (MIDI CC64) events: value 0..127, PEDAL_DOWN and above is down.
+PEDAL_DOWN = 64
 PEDAL_DTYPE = np.dtype([("time_sec", "f8"), ("value", "i2")])
 
 
@@ -87,20 +89,9 @@ class Performance:
         n = self.notes
         return float(np.max(n["onset_sec"] + n["duration_sec"])) if len(n) else 0.0
 
-    def sounding_offsets(self, threshold: int = 64) -> np.ndarray:
-        """Note ends extended while the sustain pedal is down (as a piano sounds), ``[N]`` seconds."""
-        ends = self.notes["onset_sec"] + self.notes["duration_sec"]
-        if not len(self.pedal):
-            return ends
-        t, down = self.pedal["time_sec"], self.pedal["value"] >= threshold
-        idx = np.searchsorted(t, ends, side="right") - 1
-        held = (idx >= 0) & down[np.clip(idx, 0, None)]
-        # For a note released with the pedal down, the sound lasts until the next pedal release.
-        ups = t[~down]
-        nxt = np.searchsorted(ups, ends, side="left")
-        release = np.where(nxt < len(ups), ups[np.clip(nxt, 0, len(ups) - 1)] if len(ups) else ends, np.inf)
-        last = max(self.duration, float(t.max()))
-        return np.where(held, np.minimum(release, last), ends)
+    def pedal_down(self) -> np.ndarray:
+        """``[P]`` bool: whether each sustain-pedal event presses it (value >= PEDAL_DOWN)."""
+        return self.pedal["value"] >= PEDAL_DOWN
 
     def window(self, start: float, end: float) -> Performance:
         """Notes sounding in [start, end) and pedal events there, with times relative to ``start``.
@@ -121,7 +112,6 @@ class Performance:
         return Performance(notes, pedal, self.source)
 
     def save(self, path: str | Path) -> None:
-        from deepperformer.core.atomic import save_npz
 
         save_npz(path, notes=self.notes, pedal=self.pedal, source=np.array(self.source))
 
@@ -137,8 +127,6 @@ class Performance:
         that synthesizers render the release of the last notes.
         """
         import mido
-
-        from deepperformer.core.atomic import atomic_path
 
         tps = ticks_per_beat * 2  # ticks per second at 120 qpm (500000 us per beat)
         events = []  # (tick, order, message); note-offs before note-ons at the same tick
@@ -170,7 +158,6 @@ class Performance:
 
     def write_csv(self, path: str | Path) -> None:
         """Write the notes as CSV (onset_sec, duration_sec, pitch, velocity, score_id) atomically."""
-        from deepperformer.core.atomic import atomic_path
 
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.writer(f)

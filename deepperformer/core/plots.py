@@ -26,7 +26,7 @@ def save_piano_roll(perf: Performance, path: str | Path, title: str = "") -> Non
     ]
     coll = PolyCollection(verts, array=n["velocity"].astype(float), cmap="viridis", clim=(1, 127))
     ax.add_collection(coll)
-    for p in perf.pedal[perf.pedal["value"] >= 64]["time_sec"] if len(perf.pedal) else []:
+    for p in perf.pedal[perf.pedal_down()]["time_sec"]:
         ax.axvline(p, color="0.85", lw=0.3, zorder=0)
     ax.set_xlim(0, max(perf.duration, 1e-3))
     ax.set_ylim(n["pitch"].min() - 2, n["pitch"].max() + 2)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepperformer.core.atomic import save_npz
 from deepperformer.core.errors import DeepPerformerError, require_file
 
 SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mei", ".krn", ".mid", ".midi")
@@ -84,7 +85,6 @@ class Score:
         return float(np.max(n["onset_quarter"] + n["duration_quarter"])) if len(n) else 0.0
 
     def save(self, path: str | Path) -> None:
-        from deepperformer.core.atomic import save_npz
 
         save_npz(path, notes=self.notes, tempos=self.tempos, source=np.array(self.source), title=np.array(self.title))
 

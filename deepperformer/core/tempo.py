@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performance import Performance
 from deepperformer.core.score import Score
+
+#: Tempos a user may ask for (--tempo), in quarter notes per minute.
+QPM_RANGE = (10.0, 400.0)
+
+
+def check_qpm(qpm: float | None, option: str = "--tempo") -> None:
+    """A one-line error for a tempo outside QPM_RANGE (None: no tempo asked for)."""
+    lo, hi = QPM_RANGE
+    if qpm is not None and not (lo <= qpm <= hi):
+        raise DeepPerformerError(None, f"{option} {qpm}: expected {lo:g}..{hi:g} quarter notes per minute")
 
 
 def estimate_tempo(perf: Performance, score: Score) -> float:

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performance import Performance
+from deepperformer.core.performers import PerformerVocab
 from deepperformer.data.manifest import ClipRow, read_manifest
 from deepperformer.data.notes import NoteBatch, collate_notes, note_arrays
 
@@ -25,12 +26,12 @@ def check_manifest_mel_config(manifest: Path, mel_config: MelConfig) -> None:
     mel_config.check_compatible(MelConfig.from_dict(json.loads(path.read_text())), path, "this corpus")
 
 
-def performer_vocab(manifests: list[Path], instrument: str | None = None) -> list[str]:
-    """Sorted performer names of the training clips of the given manifests."""
+def performer_vocab(manifests: list[Path], instrument: str | None = None) -> PerformerVocab:
+    """The performers of the training clips of the given manifests, sorted by name."""
     names = set()
     for m in manifests:
         names |= {r.performer for r in read_manifest(m) if r.split == "train" and r.mel and instrument in (None, r.instrument)}
-    return sorted(names)
+    return PerformerVocab(sorted(names))
 
 
 @functools.lru_cache(maxsize=64)
@@ -42,7 +43,7 @@ class ClipDataset(Dataset):
     """Clips of one split of one or more prepared manifests.
 
     Item: dict with ``mel`` ``[T, n_mels]`` float32, ``notes`` (arrays from
-    :func:`~deepperformer.models.notes.note_arrays`), ``performer`` (index in ``performers``),
+    :func:`~deepperformer.data.notes.note_arrays`), ``performer`` (index in ``performers``),
     ``tempo`` (qpm, 0 unknown), ``clip_id``. Clips without notes are left out (nothing to learn),
     and so are clips of performers outside ``performers`` (a performer embedding cannot speak for a
     performer it never heard); ``unknown_performers`` counts them.
@@ -52,7 +53,7 @@ class ClipDataset(Dataset):
         self,
         manifests: list[Path],
         split: str,
-        performers: list[str],
+        performers: PerformerVocab | list[str],
         instrument: str | None = None,
         mel_config: MelConfig = MelConfig(),
         min_notes: int = 1,
@@ -61,7 +62,7 @@ class ClipDataset(Dataset):
         self.mel_config = mel_config
         # Random crops of this many frames (waveform models train on short segments, as HiFi-GAN does).
         self.segment_frames = segment_frames
-        self.index = {p: i for i, p in enumerate(performers)}
+        self.performers = performers if isinstance(performers, PerformerVocab) else PerformerVocab(performers)
         self.rows: list[tuple[Path, ClipRow]] = []
         self.unknown_performers: dict[str, int] = {}
         for m in manifests:
@@ -69,7 +70,7 @@ class ClipDataset(Dataset):
             check_manifest_mel_config(m, mel_config)
             for r in read_manifest(m):
                 if r.split == split and r.mel and instrument in (None, r.instrument) and r.n_notes >= min_notes:
-                    if r.performer not in self.index:
+                    if r.performer not in self.performers:
                         self.unknown_performers[r.performer] = self.unknown_performers.get(r.performer, 0) + 1
                         continue
                     self.rows.append((m.parent, r))
@@ -94,7 +95,7 @@ class ClipDataset(Dataset):
         return {
             "mel": mel,
             "notes": note_arrays(perf, mel.shape[0], self.mel_config),
-            "performer": self.index[r.performer],
+            "performer": self.performers.index(r.performer),
             "tempo": r.tempo_qpm,
             "clip_id": r.clip_id,
         }

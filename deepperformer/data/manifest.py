@@ -4,7 +4,7 @@ Audio datasets have one row per 5-second clip of a recording; alignment-only dat
 vienna4x22, batik: no audio) have one row per whole performance, with empty ``audio`` and ``mel``.
 Paths are relative to the manifest's folder. Per-recording caches live in ``recordings/<id>/``:
 ``audio.flac`` (16 kHz mono), ``mel.npy`` (float16 ``[T_frames, n_mels]``), ``performance.npz``
-(:class:`~deepperformer.performance.Performance`) and, when the score is known, ``score.npz``.
+(:class:`~deepperformer.core.performance.Performance`) and, when the score is known, ``score.npz``.
 A clip's notes are the performance notes overlapping ``[start_sec, end_sec)``.
 """
 

@@ -1,6 +1,6 @@
 """Performance notes as model input: padded tensors at the mel frame rate.
 
-One place turns a :class:`~deepperformer.performance.Performance` (or a window of one) into the
+One place turns a :class:`~deepperformer.core.performance.Performance` (or a window of one) into the
 tensors every model reads, so training, evaluation and synthesis cannot disagree.
 """
 
@@ -13,8 +13,6 @@ import torch
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.performance import Performance
-
-PEDAL_THRESHOLD = 64
 
 
 @dataclass
@@ -58,7 +56,7 @@ def note_arrays(perf: Performance, n_frames: int, mel_config: MelConfig = MelCon
     if len(perf.pedal):
         t = np.arange(n_frames) / fps
         idx = np.searchsorted(perf.pedal["time_sec"], t, side="right") - 1
-        down = perf.pedal["value"] >= PEDAL_THRESHOLD
+        down = perf.pedal_down()
         pedal = np.where(idx >= 0, down[np.clip(idx, 0, None)], False).astype(np.float32)
     return {
         "pitch": n["pitch"][keep].astype(np.int64),

@@ -19,6 +19,8 @@ import numpy as np
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import atomic_path, write_json
 from deepperformer.core.errors import DeepPerformerError, require_dir
+from deepperformer.core.performance import Performance
+from deepperformer.core.plots import save_mel_with_notes
 from deepperformer.data import bach_violin, maestro, match_corpus, nasap, synthetic
 from deepperformer.data.base import DatasetSpec, PrepareOptions
 from deepperformer.data.manifest import write_manifest
@@ -92,8 +94,6 @@ def prepare(
 
 def write_previews(out: Path, rows) -> None:
     """One PNG per performer in OUT/previews: the mel of a clip above its notes (audio corpora only)."""
-    from deepperformer.core.performance import Performance
-    from deepperformer.core.plots import save_mel_with_notes
 
     cfg = MelConfig()
     first: dict[str, object] = {}

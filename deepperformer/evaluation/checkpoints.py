@@ -6,11 +6,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepperformer.acoustic.inference import predict_mel
 from deepperformer.acoustic.metrics import evaluate_mse
+from deepperformer.audio.io import load_audio
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import Performance
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.data.audio_clips import AudioClipDataset
 from deepperformer.data.clips import ClipDataset
-from deepperformer.pipeline.loading import load_acoustic, load_stage_two
+from deepperformer.data.manifest import read_manifest
+from deepperformer.evaluation.transcription import onset_f1, transcribe
+from deepperformer.pipeline.loading import load_acoustic, load_stage_two, load_vocoder
+from deepperformer.pipeline.predicted_mels import cache_predicted_mels
+from deepperformer.vocoders.griffin_lim import with_griffin_lim
+from deepperformer.vocoders.metrics import copy_synthesis_errors
 
 #: The paper's validation log-mel MSE (violin, piano), Table 1 of Dong et al. 2022.
 PAPER = {
@@ -68,19 +78,12 @@ def evaluate_vocoders(
     """
     import tempfile
 
-    from deepperformer.data.audio_clips import AudioClipDataset
-    from deepperformer.data.manifest import read_manifest
-    from deepperformer.pipeline.loading import load_vocoder
-    from deepperformer.pipeline.predicted_mels import cache_predicted_mels
-    from deepperformer.vocoders.metrics import copy_synthesis_errors
-
     with tempfile.TemporaryDirectory(prefix="deepperformer-eval-") as tmp:
         sources = [("ground-truth", None, None)]
         for k, a in enumerate(predicted_from):  # predicted once, shared by every vocoder
             _, ckpt = load_acoustic(a)
             dirs = cache_predicted_mels(Path(a), manifests, Path(tmp) / str(k), splits=(split,), log=lambda *_: None)
             sources.append((f"predicted:{Path(a).name}", ckpt["config"].get("instrument"), dirs))
-        from deepperformer.vocoders.griffin_lim import with_griffin_lim
 
         models = [(p, *load_vocoder(p)) for p in with_griffin_lim(paths)]
         rows = []
@@ -142,19 +145,12 @@ def note_f1(
     import numpy as np
     from tqdm import tqdm
 
-    from deepperformer.acoustic.inference import predict_mel
-    from deepperformer.audio.io import load_audio
-    from deepperformer.core.performance import Performance
-    from deepperformer.data.manifest import read_manifest
-    from deepperformer.evaluation.transcription import onset_f1, transcribe
-    from deepperformer.pipeline.loading import load_vocoder
-
     transcriber = transcriber or transcribe
     model, ckpt = load_acoustic(acoustic_path)
     if ckpt["config"].get("instrument") != "piano":
         raise DeepPerformerError(acoustic_path, "note F1 is measured for piano models (Transkun transcribes piano)")
     voc, _ = load_vocoder(vocoder_path)
-    vocab = {p: i for i, p in enumerate(ckpt["performer_vocab"])}
+    vocab = PerformerVocab.of(ckpt)
     recs = {}
     for m in manifests:
         for r in read_manifest(m):
@@ -170,7 +166,7 @@ def note_f1(
         root, r = recs[name]
         perf = Performance.load(root / r.performance).window(0.0, seconds)
         ref_audio = load_audio(root / r.audio, cfg.sample_rate)[: int(seconds * cfg.sample_rate)]
-        mel = predict_mel(model, perf, vocab[r.performer], r.tempo_qpm, n_frames=cfg.n_frames(len(ref_audio)))
+        mel = predict_mel(model, perf, vocab.index(r.performer), r.tempo_qpm, n_frames=cfg.n_frames(len(ref_audio)))
         ours = voc.vocode(mel)[: len(ref_audio)]
         # the vocoder alone, from the mel of the corpus audio: where the chain loses notes
         copy = voc.vocode(np.load(root / r.mel, mmap_mode="r")[: len(mel)].astype(np.float32))[: len(ref_audio)]

@@ -23,8 +23,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepperformer.acoustic.inference import predict_mel
 from deepperformer.audio.io import load_audio
 from deepperformer.audio.mel import MelConfig, log_mel
+from deepperformer.core.atomic import write_text
+from deepperformer.core.performance import Performance
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.data.manifest import read_manifest
+from deepperformer.data.synthetic import PERFORMER_BY_NAME, render
+from deepperformer.evaluation.transcription import onset_f1, transcribe
+from deepperformer.pipeline.loading import load_acoustic, load_vocoder
+from deepperformer.vocoders.griffin_lim import with_griffin_lim
+from deepperformer.vocoders.stft import multi_resolution_stft
 
 #: pYIN search range for the violin: a little below the open G string (G3, 196 Hz) up to A7.
 VIOLIN_F0_RANGE = (180.0, 3600.0)
@@ -110,8 +120,6 @@ def pitch_metrics(
 def excerpts(manifest: Path, split: str, instrument: str, count: int, seconds: float, sample_rate: int) -> list[Excerpt]:
     """Up to ``count`` excerpts of ``seconds`` from the split's recordings of ``instrument`` with
     audio: spread over the recordings, at evenly spaced starts inside each."""
-    from deepperformer.core.performance import Performance
-    from deepperformer.data.manifest import read_manifest
 
     root = Path(manifest).parent
     recs: dict[str, object] = {}
@@ -142,7 +150,6 @@ def excerpts(manifest: Path, split: str, instrument: str, count: int, seconds: f
 
 def measure(audio: np.ndarray, ex: Excerpt, original: dict, mel_config: MelConfig, transcriber=None) -> dict:
     """Every measure of ``audio`` made for excerpt ``ex`` (``original``: the original's mel and comb)."""
-    from deepperformer.vocoders.stft import multi_resolution_stft
 
     sr = mel_config.sample_rate
     n = min(len(audio), len(ex.audio))
@@ -153,8 +160,6 @@ def measure(audio: np.ndarray, ex: Excerpt, original: dict, mel_config: MelConfi
     row.update(stft_sc=float(sc), stft_mag=float(mag))
     row["comb_ratio"] = frame_rate_comb(audio, sr, mel_config.hop_length) / original["comb"]
     if ex.instrument == "piano":
-        from deepperformer.evaluation.transcription import onset_f1, transcribe
-
         row["note_f1"] = onset_f1(ex.notes, (transcriber or transcribe)(audio, sr))["f1"]
     else:
         row.update(pitch_metrics(audio, ex.notes, sr, mel_config.hop_length))
@@ -186,13 +191,6 @@ def quality_rows(
     """
     from tqdm import tqdm
 
-    from deepperformer.acoustic.inference import predict_mel
-    from deepperformer.core.performance import Performance
-    from deepperformer.data.manifest import read_manifest
-    from deepperformer.data.synthetic import PERFORMER_BY_NAME, render
-    from deepperformer.pipeline.loading import load_acoustic, load_vocoder
-    from deepperformer.vocoders.griffin_lim import with_griffin_lim
-
     cfg = MelConfig()
     specs = with_griffin_lim(vocoders)
     vocs = [(name, *load_vocoder(v, cfg)) for name, v in zip(labels(specs), specs)]
@@ -220,8 +218,7 @@ def quality_rows(
                 for a, model, ckpt in models:
                     if ckpt["config"].get("instrument") != inst:
                         continue
-                    vocab = ckpt["performer_vocab"]
-                    p = vocab.index(ex.performer) if ex.performer in vocab else 0  # another corpus's performer: the first
+                    p = PerformerVocab.of(ckpt).get(ex.performer, 0)  # another corpus's performer: the first
                     pred = predict_mel(model, ex.performance, p, ex.tempo_qpm, cfg, n_frames=len(mel))
                     systems += [(f"{a} + {v}", voc.vocode(pred)) for v, voc, _ in vocs]
                 for name, audio in systems:
@@ -291,8 +288,6 @@ def write_report(path: Path, rows: list[dict], table: str) -> None:
     """``path`` (.csv): every excerpt's measures; ``path`` with .md: the table."""
     import csv
     import io
-
-    from deepperformer.core.atomic import write_text
 
     fields = ["corpus", "instrument", "system", "excerpt", *MEASURES]
     buf = io.StringIO()

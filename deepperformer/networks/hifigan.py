@@ -1,12 +1,14 @@
 """The HiFi-GAN generator both waveform models use: its sizes as a config and its construction.
 
 The vocoder (mel -> audio) and the paper's baseline (piano roll + position roll -> audio) are the same
-SpeechBrain ``HifiganGenerator`` with different inputs; the sizes below are HiFi-GAN V2's.
+SpeechBrain ``HifiganGenerator`` with different inputs. HiFi-GAN's three published sizes are
+:data:`SIZES` (the dataclass defaults are V2's, the Deep Performer paper's choice); a recipe's model
+section names one with ``sizes: v1|v2|v3`` and may override single keys beside it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -24,6 +26,36 @@ class HifiganSizes:
     def hop_length(self) -> int:
         """Output samples per input frame: the product of the upsampling factors."""
         return int(np.prod(self.upsample_factors))
+
+
+#: HiFi-GAN's published sizes (config_v1/v2/v3.json of the authors' code), for a hop of 256.
+SIZES = {
+    "v1": HifiganSizes(upsample_initial_channel=512),
+    "v2": HifiganSizes(),
+    "v3": HifiganSizes(
+        upsample_initial_channel=256,
+        upsample_factors=[8, 8, 4],
+        upsample_kernel_sizes=[16, 16, 8],
+        resblock_type="2",
+        resblock_kernel_sizes=[3, 5, 7],
+        resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]],
+    ),
+}
+
+
+def resolve_sizes(model: dict) -> dict:
+    """A model section with ``sizes: v1|v2|v3`` expanded into those sizes (keys given beside it win).
+
+    >>> resolve_sizes({"sizes": "v3", "upsample_initial_channel": 32})["upsample_factors"]
+    [8, 8, 4]
+    """
+    if "sizes" not in model:
+        return model
+    model = dict(model)
+    name = model.pop("sizes")
+    if name not in SIZES:
+        raise ValueError(f"unknown HiFi-GAN sizes {name!r} (known: {', '.join(SIZES)})")
+    return {**asdict(SIZES[name]), **model}
 
 
 def make_generator(sizes: HifiganSizes, in_channels: int):

@@ -20,11 +20,12 @@ from deepperformer.audio.io import (
 )
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.plots import save_mel_comparison
+from deepperformer.pipeline.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
 
 
 def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, png: bool = False, log=print) -> dict:
     """Copy synthesis of ``audio_path`` into ``out`` (.wav or .flac, written atomically); -> figures."""
-    from deepperformer.pipeline.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
 
     require_audio_output(out)
     t0 = time.perf_counter()
@@ -41,8 +42,6 @@ def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, 
     mse = float(((again - mel[: len(again)]) ** 2).mean())
     name = ckpt["config"].get("variant", "vocoder")
     if png:
-        from deepperformer.core.plots import save_mel_comparison
-
         save_mel_comparison(
             mel,
             again,

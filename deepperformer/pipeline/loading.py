@@ -1,21 +1,27 @@
-"""Building models from exported checkpoints, and where the shipped checkpoints are: one place that
-every command uses (synthesize, vocode, evaluate, training's fine-tuning), so none imports another.
+"""Models from exported checkpoints, and where the shipped checkpoints are: the one loader that every
+command uses (synthesize, vocode, evaluate, training's fine-tuning), so none imports another.
 
-A model is built from its checkpoint's own stored configuration; the mel configuration is checked
-against the caller's (:func:`deepperformer.checkpoint.load_checkpoint`). ``griffin-lim`` is accepted
-wherever a vocoder checkpoint is, and needs no file.
+:func:`load_model` builds any exported model from what its checkpoint stores: the model's
+configuration, the mel configuration it was trained on and its performer vocabulary. Nothing is
+taken from this version's defaults, so a model trained on another mel configuration loads and
+plays; callers that combine stages check the stages' mel configurations against each other.
+``griffin-lim`` is accepted wherever a vocoder checkpoint is, and needs no file.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from deepperformer.acoustic.baseline import BaselineConfig, RollBaseline
 from deepperformer.acoustic.model import AcousticConfig, AcousticModel
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.checkpoint import load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.vocoders import griffin_lim
 from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -40,44 +46,89 @@ def default_checkpoint(instrument: str, stage: str) -> Path:
     return path
 
 
-def build_acoustic(ckpt: dict) -> AcousticModel:
-    """The acoustic model of a loaded checkpoint dict, ready for inference."""
-    model = AcousticModel(AcousticConfig.from_dict(ckpt["config"]["model"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
+#: The stages whose checkpoints hold a model this version can build.
+MODEL_STAGES = ("acoustic", "baseline", "vocoder")
+
+
+@dataclass
+class LoadedModel:
+    """An exported model in eval mode, with what its checkpoint says about it."""
+
+    model: torch.nn.Module
+    checkpoint: dict
+    mel_config: MelConfig  # the mel configuration it was trained on (from the checkpoint)
+    performers: PerformerVocab  # empty for vocoders
+
+    @property
+    def stage(self) -> str:
+        return self.checkpoint["stage"]
+
+    @property
+    def instrument(self) -> str | None:
+        """The instrument it was trained for; None for a vocoder shared by every instrument."""
+        return self.checkpoint["config"].get("instrument")
+
+
+def _build(stage: str, model: dict, mel: MelConfig) -> torch.nn.Module:
+    if stage == "acoustic":
+        config = AcousticConfig.from_dict(model)
+        if config.n_mels != mel.n_mels:
+            raise ValueError(f"the model predicts {config.n_mels} mel bins, its mel configuration has {mel.n_mels}")
+        return AcousticModel(config)
+    if stage == "baseline":
+        return RollBaseline(BaselineConfig.from_dict(model), mel)
+    return make_vocoder(model, mel)
+
+
+def load_model(
+    path: Path | str,
+    stages: str | tuple[str, ...] = MODEL_STAGES,
+    mel_config: MelConfig | None = None,
+    what: str = "this checkpoint",
+) -> LoadedModel:
+    """Any exported model of ``stages``, built from its checkpoint alone and ready for inference.
+
+    ``mel_config``: when given, a checkpoint made for another mel configuration is refused (a clear
+    one-line error naming the file; ``what`` names the checkpoint in it). ``griffin-lim`` gives the
+    classical vocoder for ``mel_config`` (default: this version's) and a checkpoint-like dict
+    describing it.
+    """
+    if str(path) == griffin_lim.NAME:
+        mel = mel_config or MelConfig()
+        return LoadedModel(griffin_lim.GriffinLimVocoder(mel), griffin_lim.griffin_lim_checkpoint(mel), mel, PerformerVocab([]))
+    ckpt = load_checkpoint(path, stages, mel_config, what)
+    if ckpt["stage"] not in MODEL_STAGES:
+        raise DeepPerformerError(path, f"{ckpt['stage']} checkpoints cannot be loaded by this version of deepperformer")
+    mel = MelConfig.from_dict(ckpt["mel_config"])
+    try:
+        model = _build(ckpt["stage"], ckpt["config"]["model"], mel)
+        model.load_state_dict(ckpt["state_dict"])
+    except (ValueError, TypeError, RuntimeError, KeyError) as e:  # sizes that do not match the weights, unknown settings
+        raise DeepPerformerError(path, f"cannot build its model ({_first_reason(e)})") from None
+    return LoadedModel(model.eval(), ckpt, mel, PerformerVocab.of(ckpt))
+
+
+def _first_reason(e: Exception) -> str:
+    """The line of a (multi-line) load_state_dict error that says what differs."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
+    keys = ("size mismatch", "Missing key", "Unexpected key")
+    return next((line for line in lines if any(k in line for k in keys)), lines[0])[:200]
 
 
 def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:
     """An exported acoustic model, ready for inference, and its checkpoint dict."""
-    ckpt = load_checkpoint(path, "acoustic", MelConfig())
-    return build_acoustic(ckpt), ckpt
+    m = load_model(path, "acoustic", MelConfig())
+    return m.model, m.checkpoint
 
 
-def load_stage_two(path: Path):
+def load_stage_two(path: Path) -> tuple[torch.nn.Module, dict]:
     """An exported acoustic model or baseline (either predicts log-mels), and its checkpoint dict."""
-    from deepperformer.acoustic.baseline import BaselineConfig, RollBaseline
-
-    ckpt = load_checkpoint(path, ("acoustic", "baseline"), MelConfig())
-    if ckpt["stage"] == "acoustic":
-        return build_acoustic(ckpt), ckpt
-    model = RollBaseline(BaselineConfig.from_dict(ckpt["config"]["model"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt
+    m = load_model(path, ("acoustic", "baseline"), MelConfig())
+    return m.model, m.checkpoint
 
 
-def build_vocoder(ckpt: dict) -> torch.nn.Module:
-    """The vocoder of a loaded checkpoint dict, ready for inference."""
-    model = make_vocoder(ckpt["config"]["model"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
-
-
-def load_vocoder(path: Path | str, mel_config: MelConfig = MelConfig()) -> tuple[torch.nn.Module, dict]:
-    """An exported vocoder, ready for inference, and its checkpoint dict; ``griffin-lim`` (the
-    name, not a file) gives the classical vocoder and a checkpoint-like dict that describes it."""
-    from deepperformer.vocoders import griffin_lim
-
-    if str(path) == griffin_lim.NAME:
-        return griffin_lim.GriffinLimVocoder(mel_config), griffin_lim.griffin_lim_checkpoint(mel_config)
-    ckpt = load_checkpoint(path, "vocoder", mel_config)
-    return build_vocoder(ckpt), ckpt
+def load_vocoder(path: Path | str, mel_config: MelConfig | None = None) -> tuple[torch.nn.Module, dict]:
+    """An exported vocoder (or ``griffin-lim``), ready for inference, and its checkpoint dict; refused
+    when made for another mel configuration than ``mel_config`` (default: this version's)."""
+    m = load_model(path, "vocoder", mel_config or MelConfig())
+    return m.model, m.checkpoint

@@ -10,6 +10,11 @@ import numpy as np
 from tqdm import tqdm
 
 from deepperformer.acoustic.inference import predict_mel
+from deepperformer.core.atomic import save_npy
+from deepperformer.core.performance import Performance
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.data.manifest import read_manifest
+from deepperformer.pipeline.loading import load_acoustic
 
 
 def cache_predicted_mels(
@@ -17,13 +22,9 @@ def cache_predicted_mels(
 ) -> dict[Path, Path]:
     """Predict, teacher-forced, the mel of every recording (of the acoustic model's instrument and
     performers) in ``splits``; -> {corpus folder: folder of ``<recording>.npy`` float16 [T, n_mels]}."""
-    from deepperformer.core.atomic import save_npy
-    from deepperformer.core.performance import Performance
-    from deepperformer.data.manifest import read_manifest
-    from deepperformer.pipeline.loading import load_acoustic
 
     model, ckpt = load_acoustic(acoustic_path)
-    vocab = {p: i for i, p in enumerate(ckpt["performer_vocab"])}
+    vocab = PerformerVocab.of(ckpt)
     instrument = ckpt["config"].get("instrument")
     dirs = {}
     for k, m in enumerate(manifests):
@@ -37,7 +38,7 @@ def cache_predicted_mels(
             if path.exists():
                 continue  # resumed
             n = np.load(root / r.mel, mmap_mode="r").shape[0]
-            mel = predict_mel(model, Performance.load(root / r.performance), vocab[r.performer], r.tempo_qpm, n_frames=n)
+            mel = predict_mel(model, Performance.load(root / r.performance), vocab.index(r.performer), r.tempo_qpm, n_frames=n)
             save_npy(path, mel.astype(np.float16))
         dirs[root] = target
         log(f"predicted mels: {len(recs)} recordings of {m} in {target}")

@@ -5,7 +5,7 @@ the expressive renderer lands; a performance input (MIDI, match, note CSV) skips
 the log-mel chunk by chunk and stage 3 vocodes it chunk by chunk, so memory stays flat for whole
 movements.
 
-The shipped checkpoints live in the repository's ``checkpoints/`` folder; ``loading.DEFAULTS`` names them per
+The shipped checkpoints live in the repository's ``checkpoints/`` folder; ``pipeline.loading.DEFAULTS`` names them per
 instrument, and ``--acoustic``/``--vocoder`` override them."""
 
 from __future__ import annotations
@@ -17,58 +17,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepperformer.acoustic.inference import predict_mel
 from deepperformer.audio.io import limit_peak, require_audio_output, write_audio
-from deepperformer.audio.mel import MelConfig
-from deepperformer.core.checkpoint import load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.instruments import check_range
-from deepperformer.pipeline.loading import (
-    DEFAULTS,
-    build_acoustic,
-    build_vocoder,
-    default_checkpoint,
-    load_vocoder,
-)
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.core.plots import save_mel_with_notes
+from deepperformer.pipeline.loading import DEFAULTS, LoadedModel, default_checkpoint, load_model
 from deepperformer.render.inputs import load_input
 
 
-def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None):
-    """(acoustic model, its checkpoint, vocoder, its checkpoint), checked against each other."""
-    from deepperformer.vocoders.griffin_lim import NAME as GRIFFIN_LIM
-
+def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None) -> tuple[LoadedModel, LoadedModel]:
+    """(acoustic model, vocoder), each built from its own checkpoint and checked against the other:
+    the same mel configuration, and made for this instrument."""
     a_path = acoustic or default_checkpoint(instrument, "acoustic")
     v_path = vocoder or default_checkpoint(instrument, "vocoder")
-    a_ckpt = load_checkpoint(a_path, "acoustic")
-    if str(v_path) == GRIFFIN_LIM:  # made for the acoustic model's own mel configuration
-        voc, v_ckpt = load_vocoder(GRIFFIN_LIM, MelConfig.from_dict(a_ckpt["mel_config"]))
-    else:
-        v_ckpt = load_checkpoint(v_path, "vocoder")
-        voc = None
-    # the pair first (the clearer message), then the pair against this version's mel definition
-    MelConfig.from_dict(a_ckpt["mel_config"]).check_compatible(
-        MelConfig.from_dict(v_ckpt["mel_config"]), v_path, f"this vocoder (the acoustic model {a_path.name} uses the other)"
-    )
-    MelConfig().check_compatible(MelConfig.from_dict(a_ckpt["mel_config"]), a_path, "this checkpoint")
-    trained_for = a_ckpt["config"].get("instrument")
-    if trained_for != instrument:
-        raise DeepPerformerError(a_path, f"is a {trained_for} model, not a {instrument} one (--instrument {trained_for}?)")
-    voiced = v_ckpt["config"].get("instrument")  # None: a vocoder shared by every instrument
-    if voiced not in (None, instrument):
+    a = load_model(a_path, "acoustic")
+    # Griffin-Lim is made for the acoustic model's own mel configuration; a trained vocoder must match it
+    v = load_model(v_path, "vocoder", a.mel_config, f"this vocoder (the acoustic model {Path(a_path).name} uses the other)")
+    if a.instrument != instrument:
+        raise DeepPerformerError(a_path, f"is a {a.instrument} model, not a {instrument} one (--instrument {a.instrument}?)")
+    if v.instrument not in (None, instrument):  # None: a vocoder shared by every instrument
         raise DeepPerformerError(
-            v_path, f"is a vocoder for {voiced}, not for {instrument} (give a {instrument} or shared vocoder)"
+            v_path, f"is a vocoder for {v.instrument}, not for {instrument} (give a {instrument} or shared vocoder)"
         )
-    return build_acoustic(a_ckpt), a_ckpt, voc or build_vocoder(v_ckpt), v_ckpt
+    return a, v
 
 
-def performer_index(ckpt: dict, name: str | None, path: str) -> tuple[int, str]:
-    vocab = ckpt["performer_vocab"]
-    if name is None:
-        return 0, vocab[0]
-    if name not in vocab:
-        raise DeepPerformerError(
-            path, f"unknown performer {name!r} (this model knows: {', '.join(vocab)}; see `deepperformer performers`)"
-        )
-    return vocab.index(name), name
+def performer_index(vocab: PerformerVocab, name: str | None, path: str | Path) -> tuple[int, str]:
+    """(embedding row, name) of the performer asked for, or of the model's default performer."""
+    name = vocab.default if name is None else name
+    return vocab.index(name, path), name
 
 
 def conditioning_tempo(model, ckpt: dict, qpm: float) -> float:
@@ -102,7 +81,6 @@ def synthesize(
     log=print,
 ) -> dict:
     """Run the three stages and write ``out`` (.wav or .flac) atomically; -> figures of the run."""
-    from deepperformer.acoustic.inference import predict_mel
 
     require_audio_output(out)
     if instrument not in DEFAULTS:
@@ -113,29 +91,28 @@ def synthesize(
     rendered = load_input(Path(input_path), tempo, unfold)
     perf = rendered.performance
     check_range(perf, instrument, Path(input_path))
-    model, a_ckpt, voc, v_ckpt = load_pair(instrument, acoustic, vocoder)
-    p_idx, p_name = performer_index(a_ckpt, performer, acoustic or default_checkpoint(instrument, "acoustic"))
-    cond_tempo = conditioning_tempo(model, a_ckpt, rendered.tempo_qpm)
+    a, v = load_pair(instrument, acoustic, vocoder)
+    mel_config = a.mel_config
+    p_idx, p_name = performer_index(a.performers, performer, acoustic or default_checkpoint(instrument, "acoustic"))
+    cond_tempo = conditioning_tempo(a.model, a.checkpoint, rendered.tempo_qpm)
     log(
         f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}"
         f"{f', {rendered.tempo_qpm:.0f} qpm' if rendered.source == 'score' else ''}); {instrument}, performer {p_name}"
     )
-    mel = predict_mel(model, perf, p_idx, cond_tempo, progress=progress)
-    wav = voc.vocode(mel, progress=progress)
+    mel = predict_mel(a.model, perf, p_idx, cond_tempo, mel_config, progress=progress)
+    wav = v.model.vocode(mel, progress=progress)
     wav = limit_peak(wav)  # never clip: scale the rare loud render down
-    write_audio(out, wav, MelConfig().sample_rate)
+    write_audio(out, wav, mel_config.sample_rate)
     if mel_png:
-        from deepperformer.core.plots import save_mel_with_notes
-
         save_mel_with_notes(
             mel,
             perf,
             out.with_suffix(".png"),
-            MelConfig().frame_seconds,
+            mel_config.frame_seconds,
             title=f"{Path(input_path).name}: predicted mel ({p_name})",
         )
     wall = time.perf_counter() - t0
-    seconds = len(wav) / MelConfig().sample_rate
+    seconds = len(wav) / mel_config.sample_rate
     figures = {
         "audio_seconds": seconds,
         "wall_seconds": wall,

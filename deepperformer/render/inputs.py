@@ -15,7 +15,8 @@ from deepperformer.core.performance import (
     Performance,
     load_performance,
 )
-from deepperformer.core.score import SCORE_SUFFIXES
+from deepperformer.core.score import SCORE_SUFFIXES, load_score
+from deepperformer.core.tempo import check_qpm, estimate_tempo
 from deepperformer.render.deadpan import deadpan
 
 
@@ -36,8 +37,7 @@ def load_input(path: Path, tempo: float | None = None, unfold: str = "maximal") 
     """
     path = require_file(path, "input")
     suffix = path.suffix.lower()
-    if tempo is not None and not (10 <= tempo <= 400):
-        raise DeepPerformerError(None, f"--tempo {tempo}: expected 10..400 quarter notes per minute")
+    check_qpm(tempo)
     if suffix in PERFORMANCE_SUFFIXES and not (tempo is not None and suffix in SCORE_SUFFIXES):
         if tempo is not None:
             raise DeepPerformerError(path, "--tempo applies to scores; a performance keeps its own timing")
@@ -48,8 +48,6 @@ def load_input(path: Path, tempo: float | None = None, unfold: str = "maximal") 
             f"unsupported input {suffix!r} (scores: {', '.join(SCORE_SUFFIXES)}; performances: "
             f"{', '.join(PERFORMANCE_SUFFIXES)})",
         )
-    from deepperformer.core.score import load_score
-    from deepperformer.core.tempo import estimate_tempo
 
     score = load_score(path, unfold=unfold)
     perf = deadpan(score, qpm=tempo)

@@ -14,10 +14,12 @@ import yaml
 from torch.utils.data import DataLoader
 
 from deepperformer.acoustic.metrics import evaluate_mse
+from deepperformer.acoustic.task import AcousticTask, BaselineTask
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import write_text
-from deepperformer.core.checkpoint import export_checkpoint
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performers import PerformerVocab
 from deepperformer.data.clips import ClipDataset, collate_clips, performer_vocab
 from deepperformer.training.fit import file_sha256, fit_resumably
 
@@ -38,19 +40,18 @@ def _tempo_bins_seen(model, dataset: ClipDataset) -> list[int] | None:
     return sorted(int(b) for b in torch.unique(model.tempo_bin(tempos)))
 
 
-def warm_start(model: torch.nn.Module, ckpt: dict, performers: list[str], path: Path, log=print) -> None:
+def warm_start(model: torch.nn.Module, ckpt: dict, performers: PerformerVocab, path: Path, log=print) -> None:
     """Load an exported stage-2 checkpoint's weights into ``model`` (same sizes) for fine-tuning on
     another corpus: the performer embedding's rows are copied by performer name, and performers the
     checkpoint does not know keep their fresh initialisation (pretraining on the synthetic violin
     corpus, then fine-tuning on the real Bach Violin recordings, changes every performer)."""
     state = dict(ckpt["state_dict"])
     own = model.state_dict()
-    old_vocab = ckpt["performer_vocab"]
+    shared = performers.rows_from(PerformerVocab.of(ckpt))  # {our row: the checkpoint's row}
     for key in [k for k in state if k.endswith("performer_emb.weight")]:
         rows = own[key].clone()
-        shared = [p for p in performers if p in old_vocab]
-        for p in shared:
-            rows[performers.index(p)] = state[key][old_vocab.index(p)]
+        for new, old in shared.items():
+            rows[new] = state[key][old]
         state[key] = rows
         log(f"performer embedding: {len(shared)} of {len(performers)} performers taken from {path}")
     bad = {k for k in state if k in own and state[k].shape != own[k].shape}
@@ -62,7 +63,6 @@ def warm_start(model: torch.nn.Module, ckpt: dict, performers: list[str], path: 
 
 
 def _make_task(stage: str, recipe: dict, performers: list[str], optim: dict, run_dir: Path):
-    from deepperformer.acoustic.task import AcousticTask, BaselineTask
 
     tasks = {"acoustic": AcousticTask, "baseline": BaselineTask}
     if stage not in tasks:
@@ -100,14 +100,12 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
 
     try:
-        task = _make_task(stage, recipe, performers, optim, run_dir)
+        task = _make_task(stage, recipe, performers.to_list(), optim, run_dir)
     except (ValueError, TypeError) as e:  # a misspelt or out-of-range recipe setting
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")
     init_ckpt = None
     if init:  # fine-tuning: read once, for the weights (a fresh run only) and the provenance
-        from deepperformer.core.checkpoint import load_checkpoint
-
         init_ckpt = load_checkpoint(Path(init), stage, mel_config)
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():
         warm_start(task.model, init_ckpt, performers, Path(init), log)
@@ -133,7 +131,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "variant": recipe.get("variant", "full"),
         },
         mel_config=mel_config,
-        performer_vocab=performers,
+        performer_vocab=performers.to_list(),
         state_dict=task.model.state_dict(),
         provenance={
             "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],

@@ -17,14 +17,15 @@ import yaml
 from torch.utils.data import DataLoader
 
 from deepperformer.audio.mel import MelConfig
-from deepperformer.core.atomic import write_text
+from deepperformer.core.atomic import atomic_path, write_text
 from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
-from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.pipeline.predicted_mels import cache_predicted_mels
 from deepperformer.training.fit import file_sha256, fit_resumably
 from deepperformer.vocoders.build import vocoder_config
 from deepperformer.vocoders.metrics import copy_synthesis_errors
+from deepperformer.vocoders.task import VocoderTask
 
 #: What a discriminator state file is (see save_discriminator_state).
 DISCRIMINATOR_STATE = "deepperformer-discriminator-state"
@@ -34,7 +35,6 @@ def save_discriminator_state(path: Path, discriminator, steps: int) -> None:
     """The discriminators' weights (fp16: they only need to resume judging) beside an exported
     generator, so that adversarial training can go on in another session or on another machine
     without the run folder: ``init_from`` (generator) + ``init_discriminator_from`` (this file)."""
-    from deepperformer.core.atomic import atomic_path
 
     payload = {
         "kind": DISCRIMINATOR_STATE,
@@ -49,7 +49,6 @@ def save_discriminator_state(path: Path, discriminator, steps: int) -> None:
 
 def load_discriminator_state(path: Path, discriminator) -> int:
     """Load a :func:`save_discriminator_state` file into ``discriminator``; -> the steps it had."""
-    from deepperformer.core.errors import require_file
 
     path = require_file(path, "discriminator state")
     try:
@@ -74,8 +73,6 @@ def generator_steps(provenance: dict) -> int:
 
 def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     import lightning as L
-
-    from deepperformer.vocoders.task import VocoderTask
 
     data, tr, optim = recipe["data"], recipe["trainer"], dict(recipe.get("optim", {}))
     manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]

@@ -1,7 +1,7 @@
 """Griffin-Lim as a vocoder: the classical floor every neural vocoder is held to.
 
 The log-mel is turned back into a linear magnitude spectrogram (torchaudio's ``InverseMelScale``, a
-least-squares inverse of the very filterbank of :class:`~deepperformer.audio.MelConfig`), then
+least-squares inverse of the very filterbank of :class:`~deepperformer.audio.mel.MelConfig`), then
 torchaudio's ``GriffinLim`` (Griffin & Lim 1984, with the fast momentum of Perraudin et al. 2013)
 finds a phase for it. Nothing is learnt: it needs no checkpoint, and it is what ``--vocoder
 griffin-lim`` means everywhere a vocoder is chosen.

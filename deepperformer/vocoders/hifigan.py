@@ -1,10 +1,10 @@
 """Stage 3: the HiFi-GAN vocoder (SpeechBrain's generator), log-mel -> waveform.
 
-The three sizes of the HiFi-GAN paper (Kong et al. 2020) are recipe values, not code: V2 (the Deep
-Performer paper's choice, 0.9 M parameters) is the default; V1 (13.9 M) and V3 (1.5 M, resblock type 2)
-are in :data:`VARIANTS`. Input is the project's one log-mel (:class:`~deepperformer.audio.MelConfig`,
-natural log of magnitude with a 1e-5 floor, as HiFi-GAN's own mels), so the upsampling factors must
-multiply to the mel hop.
+The three sizes of the HiFi-GAN paper (Kong et al. 2020) are named, not restated:
+:data:`~deepperformer.networks.hifigan.SIZES` (``sizes: v1`` in a recipe). V2 (the Deep Performer
+paper's choice, 0.9 M parameters) is the default; V1 has 13.9 M, V3 1.5 M (resblock type 2). Input is
+a log-mel of :class:`~deepperformer.audio.mel.MelConfig` (natural log of magnitude with a 1e-5 floor,
+as HiFi-GAN's own mels), so the upsampling factors must multiply to the mel hop.
 
 Whole recordings are vocoded chunk by chunk with enough mel context on both sides that every chunk's
 kept samples equal the one-shot output (the generator is convolutional with a bounded receptive
@@ -20,36 +20,8 @@ from torch import nn
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.configs import ConfigMixin
-from deepperformer.networks.hifigan import HifiganSizes, make_generator
+from deepperformer.networks.hifigan import HifiganSizes, make_generator, resolve_sizes
 from deepperformer.vocoders.base import vocode_chunked
-
-#: HiFi-GAN's published sizes (config_v1/v2/v3.json of the authors' code), for a hop of 256.
-VARIANTS = {
-    "v1": dict(
-        upsample_initial_channel=512,
-        upsample_factors=[8, 8, 2, 2],
-        upsample_kernel_sizes=[16, 16, 4, 4],
-        resblock_type="1",
-        resblock_kernel_sizes=[3, 7, 11],
-        resblock_dilation_sizes=[[1, 3, 5]] * 3,
-    ),
-    "v2": dict(
-        upsample_initial_channel=128,
-        upsample_factors=[8, 8, 2, 2],
-        upsample_kernel_sizes=[16, 16, 4, 4],
-        resblock_type="1",
-        resblock_kernel_sizes=[3, 7, 11],
-        resblock_dilation_sizes=[[1, 3, 5]] * 3,
-    ),
-    "v3": dict(
-        upsample_initial_channel=256,
-        upsample_factors=[8, 8, 4],
-        upsample_kernel_sizes=[16, 16, 8],
-        resblock_type="2",
-        resblock_kernel_sizes=[3, 5, 7],
-        resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]],
-    ),
-}
 
 
 @dataclass
@@ -59,21 +31,27 @@ class VocoderConfig(HifiganSizes, ConfigMixin):
 
     @classmethod
     def variant(cls, name: str, **overrides) -> VocoderConfig:
-        if name not in VARIANTS:
-            raise ValueError(f"unknown HiFi-GAN variant {name!r} (known: {', '.join(VARIANTS)})")
-        return cls(**{**VARIANTS[name], **overrides})
+        return cls.from_dict(resolve_sizes({"sizes": name, **overrides}))
 
-    def validate(self, mel_config: MelConfig = MelConfig()) -> None:
+    @classmethod
+    def from_dict(cls, d: dict) -> VocoderConfig:
+        """From a recipe's or checkpoint's model section; ``sizes: v1|v2|v3`` names HiFi-GAN's sizes."""
+        return super().from_dict(resolve_sizes(d))
+
+    def validate(self, mel_config: MelConfig | None = None) -> None:
+        """Value ranges; with ``mel_config``, also that the generator fits that mel (hop, bins)."""
         if self.family != "hifigan":
             raise ValueError(f"family must be 'hifigan', not {self.family!r}")
+        if self.resblock_type not in ("1", "2"):
+            raise ValueError(f"resblock_type must be '1' or '2', not {self.resblock_type!r}")
+        if mel_config is None:
+            return
         if self.hop_length != mel_config.hop_length:
             raise ValueError(
                 f"upsample factors {self.upsample_factors} multiply to {self.hop_length}, not the mel hop {mel_config.hop_length}"
             )
         if self.n_mels != mel_config.n_mels:
             raise ValueError(f"n_mels {self.n_mels} differs from the mel configuration's {mel_config.n_mels}")
-        if self.resblock_type not in ("1", "2"):
-            raise ValueError(f"resblock_type must be '1' or '2', not {self.resblock_type!r}")
 
     def receptive_field_frames(self) -> int:
         """Mel frames of context on each side that reach an output sample (an upper bound)."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from deepperformer.audio.mel import LogMel
+from deepperformer.data.audio_clips import collate_audio
+from deepperformer.vocoders.stft import multi_resolution_stft
+
 
 @torch.no_grad()
 def copy_synthesis_errors(model: torch.nn.Module, dataset, batch_size: int = 8, progress: bool = False) -> dict:
@@ -12,10 +16,6 @@ def copy_synthesis_errors(model: torch.nn.Module, dataset, batch_size: int = 8, 
     multi-resolution STFT distance (spectral convergence, log-magnitude L1), means over clips."""
     from torch.utils.data import DataLoader
     from tqdm import tqdm
-
-    from deepperformer.audio.mel import LogMel
-    from deepperformer.data.audio_clips import collate_audio
-    from deepperformer.vocoders.stft import multi_resolution_stft
 
     log_mel, hop = LogMel(dataset.mel_config), model.config.hop_length
     model.eval()

@@ -4,7 +4,7 @@ Phase 1 (steps < ``adversarial_start``): the generator alone learns from reconst
 HiFi-GAN's mel L1 plus Parallel WaveGAN's multi-resolution STFT loss. This is the phase a CPU can
 afford (no discriminators to run) and it already gives intelligible audio.
 Phase 2: the discriminators of the recipe's ``discriminator`` section (HiFi-GAN's MPD + MSD by
-default, lighter sets for CPUs: :mod:`deepperformer.models.discriminators`) join with SpeechBrain's
+default, lighter sets for CPUs: :mod:`deepperformer.vocoders.discriminators`) join with SpeechBrain's
 least-squares adversarial losses and feature matching, the mel L1 kept. Weights as the HiFi-GAN paper:
 adversarial 1 per sub-discriminator, feature matching 2 summed over every layer, mel 45.
 SpeechBrain's ``MelganFeatureLoss`` averages over the layers where the paper sums, so its value is
@@ -25,7 +25,9 @@ import lightning as L
 import torch
 from torchmetrics import MeanMetric, SumMetric
 
+from deepperformer.audio.io import write_audio
 from deepperformer.audio.mel import LogMel, MelConfig
+from deepperformer.core.plots import save_mel_comparison
 from deepperformer.vocoders.build import make_vocoder
 from deepperformer.vocoders.discriminators import DiscriminatorConfig, Discriminators
 from deepperformer.vocoders.stft import LOSS_STFT_RESOLUTIONS, multi_resolution_stft
@@ -173,8 +175,6 @@ class VocoderTask(L.LightningModule):
             )
 
     def save_sample(self, target: torch.Tensor, pred: torch.Tensor, wav: torch.Tensor, clip_id: str) -> None:
-        from deepperformer.audio.io import write_audio
-        from deepperformer.core.plots import save_mel_comparison
 
         name = f"step{self.global_step:07d}"
         save_mel_comparison(

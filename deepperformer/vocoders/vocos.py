@@ -6,7 +6,7 @@ Vocos stays at the frame rate: a ConvNeXt stack turns each mel frame into one ST
 (``n_fft / 2 + 1`` log-magnitudes and phases) and the inverse STFT, with the mel's own window and hop,
 makes the samples. Nothing runs at the sample rate but the iFFT, so it trains and runs far faster on
 a CPU than HiFi-GAN. It trains with the same task, losses and discriminators as HiFi-GAN
-(:mod:`deepperformer.tasks.vocoder`).
+(:mod:`deepperformer.vocoders.task`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.configs import ConfigMixin
+from deepperformer.vocoders.base import vocode_chunked
 
 
 @dataclass
@@ -121,7 +122,6 @@ class Vocos(nn.Module):
 
     def vocode(self, log_mel: np.ndarray, chunk_frames: int = 4096, progress: bool = False) -> np.ndarray:
         """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length, chunk by chunk
-        (:func:`~deepperformer.models.vocoder.vocode_chunked`): equal to the one-shot output."""
-        from deepperformer.vocoders.base import vocode_chunked
+        (:func:`~deepperformer.vocoders.base.vocode_chunked`): equal to the one-shot output."""
 
         return vocode_chunked(self, log_mel, chunk_frames, progress)
