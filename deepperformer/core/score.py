@@ -17,6 +17,7 @@ import numpy as np
 
 from deepperformer.core.atomic import save_npz
 from deepperformer.core.errors import DeepPerformerError, require_file
+from deepperformer.core.score_features import FeatureTable, basis_features
 
 SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mei", ".krn", ".mid", ".midi")
 UNFOLD_MODES = ("maximal", "minimal", "none")
@@ -69,12 +70,15 @@ class Score:
 
     ``notes``: structured array of SCORE_NOTE_DTYPE sorted by onset then pitch, ``[N]``.
     ``tempos``: structured array of TEMPO_DTYPE sorted by onset, ``[K]`` (may be empty).
+    ``features``: the renderer's score features of the notes (``load_score(..., features=True)``;
+    :mod:`deepperformer.core.score_features`), rows in ``notes`` order; None when not computed.
     """
 
     notes: np.ndarray
     tempos: np.ndarray
     source: str = ""
     title: str = ""
+    features: FeatureTable | None = None
 
     def __len__(self) -> int:
         return len(self.notes)
@@ -85,17 +89,27 @@ class Score:
         return float(np.max(n["onset_quarter"] + n["duration_quarter"])) if len(n) else 0.0
 
     def save(self, path: str | Path) -> None:
-
-        save_npz(path, notes=self.notes, tempos=self.tempos, source=np.array(self.source), title=np.array(self.title))
+        extra = {}
+        if self.features is not None:
+            f = self.features
+            extra = dict(
+                feature_values=f.values, feature_names=np.array(f.names, dtype=str), feature_failed=np.array(f.failed, dtype=str)
+            )
+        save_npz(path, notes=self.notes, tempos=self.tempos, source=np.array(self.source), title=np.array(self.title), **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> Score:
         with np.load(path, allow_pickle=False) as z:
-            return cls(z["notes"], z["tempos"], str(z["source"]), str(z["title"]))
+            features = None
+            if "feature_values" in z:
+                features = FeatureTable(
+                    z["notes"]["id"], z["feature_values"], tuple(z["feature_names"].tolist()), tuple(z["feature_failed"].tolist())
+                )
+            return cls(z["notes"], z["tempos"], str(z["source"]), str(z["title"]), features)
 
 
-def load_score(path: str | Path, unfold: str = "maximal") -> Score:
-    """Read a score file into a :class:`Score`.
+def load_score(path: str | Path, unfold: str = "maximal", features: bool = False) -> Score:
+    """Read a score file into a :class:`Score` (``features``: also the renderer's score features).
 
     ``unfold``: "maximal" (all repeats played, the default), "minimal" (no repeats) or "none"
     (keep the notation as written; use it when note ids must equal the file's ids, as for
@@ -112,7 +126,7 @@ def load_score(path: str | Path, unfold: str = "maximal") -> Score:
     part = _load_merged_part(path)
     if unfold != "none":
         part = _unfold(part, unfold, path)
-    return score_from_part(part, source=str(path))
+    return score_from_part(part, source=str(path), features=features)
 
 
 def _check_midi_has_notes(path: Path) -> None:
@@ -165,8 +179,9 @@ def _first_line(e: Exception) -> str:
     return text[0] if text else "no details"
 
 
-def score_from_part(part, source: str = "") -> Score:
-    """Convert a partitura Part into a :class:`Score` (notes, tempo and dynamics markings)."""
+def score_from_part(part, source: str = "", features: bool = False) -> Score:
+    """Convert a partitura Part into a :class:`Score` (notes, tempo and dynamics markings; with
+    ``features``, the renderer's score features too)."""
     import partitura as pt
 
     with warnings.catch_warnings():
@@ -210,7 +225,13 @@ def score_from_part(part, source: str = "") -> Score:
     if len(tempo_arr):
         tempo_arr["onset_quarter"] = np.maximum(tempo_arr["onset_quarter"] - shift, 0.0)
     order = np.lexsort((notes["pitch"], notes["onset_quarter"]))
-    return Score(notes[order], tempo_arr, source=source, title=str(getattr(part, "part_name", "") or ""))
+    table = None
+    if features:
+        ft = basis_features(part)
+        row = {nid: i for i, nid in enumerate(ft.ids)}
+        rows = np.array([row[nid] for nid in notes["id"][order]], dtype=np.int64)
+        table = FeatureTable(notes["id"][order], ft.values[rows], ft.names, ft.failed)
+    return Score(notes[order], tempo_arr, source=source, title=str(getattr(part, "part_name", "") or ""), features=table)
 
 
 def score_from_ticks(

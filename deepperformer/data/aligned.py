@@ -19,7 +19,7 @@ MIN_ID_COVERAGE = 0.9
 @functools.lru_cache(maxsize=4)
 def _cached_score(path: str, unfold: str) -> Score:
     # Many performances share a score ((n)ASAP has up to 20 per piece); parsing it is the slow part.
-    return load_score(path, unfold=unfold)
+    return load_score(path, unfold=unfold, features=True)  # the renderer learns from the score features
 
 
 def id_coverage(perf: Performance, score: Score) -> float:

@@ -1,0 +1,124 @@
+"""The renderers a learnt one is held to: deadpan, the mean curve, and a linear basis model.
+
+Every renderer answers ``render(score, performer=None, qpm=None) -> Encoded`` (codec parameters for
+every note of the score, :mod:`deepperformer.render.codec`). The learnt ones predict each note's
+
+- velocity (/ 127),
+- tempo as the log ratio of its beat period to the piece's reference beat period (so that a global
+  tempo, from ``qpm``, the score's marking, or the training mean, sets the speed and the model the
+  shape),
+- timing and articulation as the codec defines them.
+
+- :class:`Deadpan`: today's ``render`` (markings only), encoded.
+- :class:`MeanCurve`: each parameter's training mean by metrical position (position inside the beat
+  in twelfths, and whether the note is on a downbeat).
+- :class:`BasisRidge`: ridge regression from the score's basis features, in the spirit of the Basis
+  Mixer (Cancino-Chacón & Grachten 2016).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepperformer.core.score import Score
+from deepperformer.render.codec import PARAM_DTYPE, Encoded, encode
+from deepperformer.render.corpus import Example
+from deepperformer.render.deadpan import deadpan
+
+#: What the learnt renderers predict per note, in this column order.
+TARGETS = ("velocity", "log_bp_ratio", "timing", "articulation_log")
+DOWNBEAT = "metrical_strength_feature.metrical_strength_downbeat"
+
+
+def reference_qpm(score: Score, default: float) -> float:
+    """The score's first metronome marking, else ``default``."""
+    return float(score.tempos["qpm"][0]) if len(score.tempos) else float(default)
+
+
+def targets(ex: Example) -> np.ndarray:
+    """``[M, len(TARGETS)]`` float32 for the performed notes ``ex.enc.rows``."""
+    p = ex.enc.params
+    ref_bp = 60.0 / ex.enc.qpm()
+    return np.stack([p["velocity"], np.log(p["beat_period"] / ref_bp), p["timing"], p["articulation_log"]], 1).astype(np.float32)
+
+
+def from_targets(score: Score, values: np.ndarray, qpm: float) -> Encoded:
+    """Codec parameters of every score note from predicted TARGETS ``[N, 4]`` at global tempo ``qpm``.
+
+    The beat period is shared by the notes of one onset (the codec's tempo curve has one value per
+    onset), so the notes' predictions are averaged there."""
+    rows = np.lexsort((score.notes["pitch"], score.notes["onset_quarter"]))
+    v = values[rows]
+    onsets = score.notes["onset_quarter"][rows]
+    _, group = np.unique(onsets, return_inverse=True)
+    log_ratio = np.bincount(group, v[:, 1]) / np.bincount(group)
+    params = np.zeros(len(rows), PARAM_DTYPE)
+    params["velocity"] = np.clip(v[:, 0], 1 / 127, 1.0)
+    params["beat_period"] = 60.0 / qpm * np.exp(log_ratio[group])
+    params["timing"] = v[:, 2]
+    params["articulation_log"] = v[:, 3]
+    return Encoded(rows, params)
+
+
+class Deadpan:
+    """The score as marked: metronomic at its tempo marking (or ``qpm``), velocities from dynamics."""
+
+    name = "deadpan"
+
+    def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
+        return encode(score, deadpan(score, qpm=qpm))
+
+
+def metrical_keys(score: Score) -> np.ndarray:
+    """``[N]`` int: position inside the beat in twelfths (0..11), + 12 on a downbeat."""
+    pos = np.round((score.notes["onset_beat"] % 1.0) * 12).astype(int) % 12
+    down = np.zeros(len(score.notes), bool)
+    if score.features is not None and DOWNBEAT in score.features.names:
+        down = score.features.columns([DOWNBEAT])[:, 0] > 0.5
+    return pos + 12 * down
+
+
+class MeanCurve:
+    """Each target's training mean by metrical position (:func:`metrical_keys`); the global tempo is
+    the marking, else the training performances' mean."""
+
+    name = "mean-curve"
+
+    def fit(self, examples: list[Example]) -> MeanCurve:
+        sums, counts = np.zeros((24, len(TARGETS))), np.zeros(24)
+        for ex in examples:
+            k = metrical_keys(ex.score)[ex.enc.rows]
+            np.add.at(sums, k, targets(ex))
+            np.add.at(counts, k, 1)
+        overall = sums.sum(0) / max(counts.sum(), 1)
+        self.table = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], overall)
+        self.qpm = float(np.exp(np.mean([np.log(ex.enc.qpm()) for ex in examples])))
+        return self
+
+    def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
+        return from_targets(score, self.table[metrical_keys(score)], qpm or reference_qpm(score, self.qpm))
+
+
+class BasisRidge:
+    """Ridge regression from the score's basis features (the training scores' columns) to TARGETS."""
+
+    name = "basis-ridge"
+
+    def __init__(self, alpha: float = 10.0):
+        self.alpha = alpha
+
+    def fit(self, examples: list[Example]) -> BasisRidge:
+        self.names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
+        x = np.concatenate([ex.score.features.columns(self.names)[ex.enc.rows] for ex in examples])
+        y = np.concatenate([targets(ex) for ex in examples])
+        self.mean, self.scale = x.mean(0), x.std(0) + 1e-6
+        xs = np.c_[(x - self.mean) / self.scale, np.ones(len(x))]
+        reg = self.alpha * np.eye(xs.shape[1])
+        reg[-1, -1] = 0.0  # the intercept is not shrunk
+        self.coef = np.linalg.solve(xs.T @ xs + reg, xs.T @ y)
+        self.qpm = float(np.exp(np.mean([np.log(ex.enc.qpm()) for ex in examples])))
+        return self
+
+    def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
+        x = (score.features.columns(self.names) - self.mean) / self.scale
+        return from_targets(score, np.c_[x, np.ones(len(x))] @ self.coef, qpm or reference_qpm(score, self.qpm))

@@ -1,0 +1,104 @@
+"""The performance codec of stage 1: a performance of a score <-> four numbers per score note.
+
+partitura's codec (``musicanalysis.performance_codec``, after Cancino-Chacón et al.'s Basis Mixer), run
+on our own arrays (:class:`~deepperformer.core.score.Score`, :class:`~deepperformer.core.performance.Performance`)
+matched by score note id:
+
+- ``beat_period``: seconds per quarter note at the note's score onset (the tempo curve, ``60 / qpm``;
+  one value per distinct score onset, averaged over the notes sounding there);
+- ``velocity``: MIDI velocity / 127;
+- ``timing``: how far the note starts before the onset the tempo curve predicts, in seconds
+  (asynchrony inside a chord, rubato finer than the curve);
+- ``articulation_log``: log2 of performed duration / (score duration x beat period): 0 plays the
+  written length at the local tempo, < 0 shorter (staccato), > 0 longer (legato).
+
+Quarter notes are the beat everywhere (partitura's codec calls the unit a beat): the whole tool speaks
+quarter notes per minute, and the acoustic model is conditioned on that tempo. Encoding and decoding
+are exact inverses up to where the performance starts (decoded performances start at 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from partitura.musicanalysis.performance_codec import decode_time, encode_tempo
+
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import PEDAL_DTYPE, Performance, make_notes
+from deepperformer.core.score import Score
+
+PARAMS = ("beat_period", "velocity", "timing", "articulation_log")
+PARAM_DTYPE = np.dtype([(p, "f8") for p in PARAMS])
+#: Grace notes have no written duration; the codec scores them against this many quarters.
+GRACE_QUARTERS = 0.125
+
+
+@dataclass
+class Encoded:
+    """A performance as codec parameters of the score notes it played.
+
+    ``rows``: ``[M]`` indices into ``score.notes`` of the performed notes, sorted by score onset.
+    ``params``: ``[M]`` structured array of PARAM_DTYPE, one row per entry of ``rows``.
+    """
+
+    rows: np.ndarray
+    params: np.ndarray
+
+    def qpm(self) -> float:
+        """The global tempo: quarters per minute of the median beat period."""
+        return float(60.0 / np.median(self.params["beat_period"])) if len(self.params) else 0.0
+
+
+def matched_rows(score: Score, perf: Performance) -> tuple[np.ndarray, np.ndarray]:
+    """(score rows [M], performance rows [M]) of the notes aligned by score id, sorted by score onset then
+    pitch. A score note performed twice (a repeated note the aligner matched twice) keeps its first
+    performance; insertions and deletions are left out."""
+    index = {sid: i for i, sid in enumerate(score.notes["id"])}
+    seen: set[int] = set()
+    s_rows, p_rows = [], []
+    for j in np.argsort(perf.notes["onset_sec"], kind="stable"):
+        i = index.get(perf.notes["score_id"][j])
+        if i is not None and i not in seen:
+            seen.add(i)
+            s_rows.append(i)
+            p_rows.append(j)
+    s_rows, p_rows = np.array(s_rows, dtype=np.int64), np.array(p_rows, dtype=np.int64)
+    order = np.lexsort((score.notes["pitch"][s_rows], score.notes["onset_quarter"][s_rows]))
+    return s_rows[order], p_rows[order]
+
+
+def _score_durations(notes: np.ndarray) -> np.ndarray:
+    return np.where(notes["is_grace"] | (notes["duration_quarter"] <= 0), GRACE_QUARTERS, notes["duration_quarter"])
+
+
+def encode(score: Score, perf: Performance, source=None) -> Encoded:
+    """Codec parameters of ``perf`` against ``score``; DeepPerformerError (naming ``source``) when fewer
+    than two distinct score onsets were performed (no tempo can be measured)."""
+    s_rows, p_rows = matched_rows(score, perf)
+    sn, pn = score.notes[s_rows], perf.notes[p_rows]
+    if len(np.unique(sn["onset_quarter"])) < 2:
+        raise DeepPerformerError(source, "fewer than two aligned score onsets: no tempo to encode")
+    time = encode_tempo(
+        score_onsets=sn["onset_quarter"].copy(),
+        performed_onsets=pn["onset_sec"].astype(float),
+        score_durations=_score_durations(sn).copy(),
+        performed_durations=pn["duration_sec"].astype(float).copy(),
+    )
+    params = np.zeros(len(s_rows), PARAM_DTYPE)
+    for p in ("beat_period", "timing", "articulation_log"):
+        params[p] = time[p]
+    params["velocity"] = pn["velocity"] / 127.0
+    return Encoded(s_rows, params)
+
+
+def decode(score: Score, enc: Encoded, pedal: np.ndarray | None = None, source: str = "") -> Performance:
+    """The performance the parameters describe: one note per entry of ``enc.rows`` with its score id,
+    starting at 0 s; ``pedal`` (PEDAL_DTYPE) is passed through."""
+    sn = score.notes[enc.rows]
+    time = decode_time(
+        score_onsets=sn["onset_quarter"].copy(), score_durations=_score_durations(sn).copy(), parameters=enc.params
+    )
+    velocity = np.clip(np.round(enc.params["velocity"] * 127.0), 1, 127)
+    notes = make_notes(time[:, 0], np.maximum(time[:, 1], 1e-3), sn["pitch"], velocity, score_id=sn["id"])
+    return Performance(notes, pedal if pedal is not None else np.zeros(0, PEDAL_DTYPE), source)

@@ -1,0 +1,68 @@
+"""Stage 1's training material: every prepared performance that has its score, as codec parameters.
+
+Reads the manifests ``deepperformer prepare`` wrote for the aligned corpora ((n)ASAP, Vienna 4x22,
+Batik; the Bach Violin Dataset for violin timing): one :class:`Example` per recording, whose split
+is its piece's (so no piece is in two splits). Scores must carry their features (prepared by this
+version: ``load_score(..., features=True)``), or the example is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import Performance
+from deepperformer.core.score import Score
+from deepperformer.data.manifest import read_manifest
+from deepperformer.render.codec import Encoded, encode
+
+
+@dataclass
+class Example:
+    """One human performance of a score: ``enc`` holds its codec parameters for ``enc.rows`` of
+    ``score.notes``; ``pedal`` its sustain-pedal events (empty for violin)."""
+
+    recording: str
+    dataset: str
+    piece: str
+    performer: str
+    instrument: str
+    split: str
+    score: Score
+    enc: Encoded
+    pedal: object
+
+
+def load_examples(
+    manifests: list[Path],
+    splits=("train", "validation", "test"),
+    instrument: str | None = None,
+    require_features: bool = True,
+    progress: bool = False,
+) -> list[Example]:
+    """The examples of ``splits`` in the given manifests (one per recording with a score)."""
+    seen: set[tuple[Path, str]] = set()
+    rows = []
+    for m in manifests:
+        m = Path(m)
+        for r in read_manifest(m):
+            if r.split in splits and r.score and instrument in (None, r.instrument) and (m, r.recording) not in seen:
+                seen.add((m, r.recording))
+                rows.append((m.parent, r))
+    out = []
+    for root, r in tqdm(rows, desc="renderer examples", unit="rec", disable=not progress, dynamic_ncols=True):
+        score = Score.load(root / r.score)
+        if require_features and score.features is None:
+            raise DeepPerformerError(
+                root / r.score, "score has no renderer features (prepare the corpus again with this version)"
+            )
+        perf = Performance.load(root / r.performance)
+        try:
+            enc = encode(score, perf, source=root / r.performance)
+        except DeepPerformerError:
+            continue  # too short to have a tempo: nothing to learn
+        out.append(Example(r.recording, r.dataset, r.piece, r.performer, r.instrument, r.split, score, enc, perf.pedal))
+    return out

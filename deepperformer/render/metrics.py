@@ -1,0 +1,56 @@
+"""How close a rendering is to a human performance of the same score, feature by feature.
+
+Per performance (the issue's definitions, and PianoFlow's): Pearson r and mean absolute error over the
+score notes both performances played, of
+
+- ``velocity`` (MIDI units),
+- ``log_beat_period`` (the tempo curve, natural log of seconds per quarter),
+- ``timing`` (onset deviation from the local beat, seconds),
+- ``articulation`` (log2 duration ratio),
+
+and ``tempo_error``: the global tempo's relative error, ``|qpm_rendered / qpm_human - 1|``. A feature a
+rendering holds constant (deadpan's timing) has no correlation: its r is 0, not undefined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepperformer.render.codec import Encoded
+
+FEATURES = ("velocity", "log_beat_period", "timing", "articulation")
+
+
+def feature_values(enc: Encoded) -> dict[str, np.ndarray]:
+    """Each feature ``[M]`` for the rows of ``enc``."""
+    p = enc.params
+    return {
+        "velocity": p["velocity"] * 127.0,
+        "log_beat_period": np.log(np.maximum(p["beat_period"], 1e-6)),
+        "timing": p["timing"],
+        "articulation": p["articulation_log"],
+    }
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r; 0 when either side is constant (or fewer than 2 values).
+
+    >>> pearson(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0])) > 0.98, pearson(np.ones(3), np.arange(3.0))
+    (True, 0.0)
+    """
+    if len(a) < 2 or np.std(a) < 1e-12 or np.std(b) < 1e-12:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def compare(rendered: Encoded, human: Encoded) -> dict[str, float]:
+    """{"<feature>_r", "<feature>_mae" for FEATURES, "tempo_error", "notes"} over the shared notes."""
+    _, i, j = np.intersect1d(rendered.rows, human.rows, return_indices=True)
+    a = {k: v[i] for k, v in feature_values(rendered).items()}
+    b = {k: v[j] for k, v in feature_values(human).items()}
+    out: dict[str, float] = {"notes": float(len(i))}
+    for f in FEATURES:
+        out[f"{f}_r"] = pearson(a[f], b[f])
+        out[f"{f}_mae"] = float(np.mean(np.abs(a[f] - b[f]))) if len(i) else float("nan")
+    out["tempo_error"] = abs(rendered.qpm() / human.qpm() - 1.0) if human.qpm() > 0 else float("nan")
+    return out

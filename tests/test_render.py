@@ -1,0 +1,109 @@
+"""Stage 1's groundwork: the performance codec, score features, the renderer metrics, the baselines
+and the renderer table, on the Vienna 4x22 fixture (three performances of one minuet)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performance import load_match
+from deepperformer.core.score import Score, load_score
+from deepperformer.data.prepare import prepare
+from deepperformer.evaluation.renderers import HUMAN, evaluate_renderers, format_renderer_table, summarize
+from deepperformer.render.baselines import BasisRidge, Deadpan, MeanCurve, from_targets
+from deepperformer.render.codec import decode, encode, matched_rows
+from deepperformer.render.corpus import load_examples
+from deepperformer.render.metrics import FEATURES, compare
+
+
+@pytest.fixture(scope="module")
+def vienna(tmp_path_factory):
+    from tests.conftest import DATA
+
+    out = tmp_path_factory.mktemp("vienna") / "v"
+    prepare("vienna4x22", DATA / "vienna4x22", out, log=lambda *a: None)
+    return out / "manifest.csv"
+
+
+def test_codec_round_trip_is_exact(data_dir):
+    perf, _ = load_match(data_dir / "vienna4x22" / "match" / "Minuet_p01.match")
+    score = load_score(data_dir / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none")
+    enc = encode(score, perf)
+    s_rows, p_rows = matched_rows(score, perf)
+    assert np.array_equal(enc.rows, s_rows) and len(s_rows) == len(score) - 1  # the deleted note is not played
+    out = decode(score, enc)
+    played = perf.notes[p_rows]
+    by_id = {n["score_id"]: n for n in out.notes}
+    back = np.array([by_id[sid] for sid in played["score_id"]])
+    np.testing.assert_allclose(back["onset_sec"], played["onset_sec"] - played["onset_sec"].min(), atol=1e-6)
+    np.testing.assert_allclose(back["duration_sec"], played["duration_sec"], atol=1e-6)
+    assert np.array_equal(back["velocity"], played["velocity"])
+    assert 40 < enc.qpm() < 200
+
+
+def test_codec_refuses_a_performance_without_a_tempo(data_dir):
+    perf, _ = load_match(data_dir / "vienna4x22" / "match" / "Minuet_p01.match")
+    score = load_score(data_dir / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none")
+    first = perf.notes[perf.notes["score_id"] == score.notes["id"][0]]
+    with pytest.raises(DeepPerformerError, match="fewer than two aligned score onsets"):
+        encode(score, dataclasses.replace(perf, notes=first), source="p.match")
+
+
+def test_score_features_travel_with_the_score(data_dir, tmp_path):
+    score = load_score(data_dir / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)
+    f = score.features
+    assert f.values.shape == (len(score), len(f.names)) and not f.failed
+    assert np.array_equal(f.ids, score.notes["id"])
+    pitch = f.columns(["polynomial_pitch_feature.pitch", "no-such-feature"])
+    np.testing.assert_allclose(pitch[:, 0] * 127, score.notes["pitch"], atol=0.5)  # rows follow the notes
+    assert not pitch[:, 1].any()  # a column this score lacks is 0
+    score.save(tmp_path / "s.npz")
+    back = Score.load(tmp_path / "s.npz")
+    assert back.features.names == f.names and np.array_equal(back.features.values, f.values)
+    assert load_score(data_dir / "scores" / "minuet.krn").features is None  # only when asked for
+
+
+def test_prepared_corpus_gives_renderer_examples(vienna):
+    examples = load_examples([vienna])
+    assert len(examples) == 3 and {ex.performer for ex in examples} == {"pianist-01", "pianist-02", "pianist-03"}
+    assert all(ex.score.features is not None and len(ex.enc.rows) >= 7 for ex in examples)
+
+
+def test_metrics_of_a_performance_against_itself_and_a_constant(vienna):
+    ex = load_examples([vienna])[0]
+    same = compare(ex.enc, ex.enc)
+    for f in FEATURES:
+        assert same[f + "_r"] == pytest.approx(1.0) or np.std(ex.enc.params["timing"]) == 0
+        assert same[f + "_mae"] == pytest.approx(0.0)
+    assert same["tempo_error"] == pytest.approx(0.0)
+    flat = dataclasses.replace(ex.enc, params=ex.enc.params.copy())
+    flat.params["velocity"] = 0.5
+    assert compare(flat, ex.enc)["velocity_r"] == 0.0  # a constant has no correlation
+
+
+def test_baselines_render_every_note_and_share_a_tempo_per_onset(vienna):
+    examples = load_examples([vienna])
+    score = examples[0].score
+    for system in (Deadpan(), MeanCurve().fit(examples), BasisRidge().fit(examples)):
+        enc = system.render(score)
+        assert sorted(enc.rows.tolist()) == list(range(len(score)))
+        onset = score.notes["onset_quarter"][enc.rows]
+        for t in np.unique(onset):
+            assert np.ptp(enc.params["beat_period"][onset == t]) < 1e-9
+        assert decode(score, enc).duration > 0
+    # the global tempo is the one asked for: all predicted ratios 0 -> every beat period is 60 / qpm
+    flat = from_targets(score, np.zeros((len(score), 4), np.float32), qpm=100.0)
+    np.testing.assert_allclose(flat.params["beat_period"], 0.6)
+
+
+def test_the_renderer_table_has_a_human_ceiling(vienna):
+    examples = load_examples([vienna])
+    systems = [Deadpan(), MeanCurve().fit(examples)]
+    res = evaluate_renderers(systems, examples, min_performances=3)
+    assert len(res[HUMAN]) == len(res["deadpan"]) == 3
+    summary = summarize(res)
+    assert summary[HUMAN]["notes"] >= 7
+    table = format_renderer_table(summary, 3)
+    assert "| human ceiling |" in table and "| mean-curve |" in table
+    assert evaluate_renderers(systems, examples, min_performances=4)[HUMAN] == []  # too few performances
