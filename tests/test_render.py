@@ -2,6 +2,7 @@
 and the renderer table, on the Vienna 4x22 fixture (three performances of one minuet)."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +11,11 @@ from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performance import load_match
 from deepperformer.core.score import Score, load_score
 from deepperformer.data.prepare import prepare
-from deepperformer.evaluation.renderers import HUMAN, evaluate_renderers, format_renderer_table, summarize
+from deepperformer.evaluation.renderers import format_renderer_table
 from deepperformer.render.baselines import BasisRidge, Deadpan, MeanCurve, from_targets
 from deepperformer.render.codec import decode, encode, matched_rows
 from deepperformer.render.corpus import load_examples
-from deepperformer.render.metrics import FEATURES, compare
+from deepperformer.render.metrics import FEATURES, HUMAN, compare, evaluate_renderers, summarize
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +108,80 @@ def test_the_renderer_table_has_a_human_ceiling(vienna):
     table = format_renderer_table(summary, 3)
     assert "| human ceiling |" in table and "| mean-curve |" in table
     assert evaluate_renderers(systems, examples, min_performances=4)[HUMAN] == []  # too few performances
+
+
+def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
+    import torch
+
+    from deepperformer.pipeline.loading import load_renderer
+    from tests.conftest import DATA
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
+    base = ("train", recipe, "--set", f"data.manifests=[{vienna}]", "--set", "data.instrument=piano")
+    code, out, err = run_cli(*base, "--max-steps", "2", "-o", tmp_path / "r")
+    assert code == 0, err
+    code, out, err = run_cli(*base, "--max-steps", "4", "-o", tmp_path / "r")  # goes on from step 2
+    assert code == 0, err
+    assert "resuming" in out
+    ckpt = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
+    assert ckpt["stage"] == "renderer" and ckpt["provenance"]["steps"] == 4
+    assert "validation_renderer_velocity_r" in ckpt["provenance"]["metrics"] or not ckpt["provenance"]["validation_performances"]
+    r = load_renderer(tmp_path / "r" / "model.pt")
+    score = load_score(DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)
+    enc = r.render(score, "pianist-02")
+    assert sorted(enc.rows.tolist()) == list(range(len(score))) and np.all(enc.params["beat_period"] > 0)
+    r.expressiveness = 0.0  # exactly deadpan
+    flat = Deadpan().render(score)
+    at = {row: k for k, row in enumerate(flat.rows)}
+    zero = r.render(score, "pianist-02")
+    for name in ("beat_period", "velocity", "timing", "articulation_log"):
+        np.testing.assert_allclose(zero.params[name], flat.params[name][[at[i] for i in zero.rows]], atol=1e-6)
+    with pytest.raises(DeepPerformerError, match="unknown performer 'nobody'"):
+        r.render(score, "nobody")
+    r.sample_style(1)
+    a = r.render(score)
+    r.sample_style(1)
+    assert np.array_equal(a.params, r.render(score).params)  # a seed fixes the performance
+
+
+def test_render_command_with_a_renderer(vienna, tmp_path, run_cli):
+    from tests.conftest import DATA
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
+    code, _, err = run_cli(
+        "train",
+        recipe,
+        "--set",
+        f"data.manifests=[{vienna}]",
+        "--set",
+        "data.instrument=piano",
+        "--max-steps",
+        "2",
+        "-o",
+        tmp_path / "r",
+    )
+    assert code == 0, err
+    ckpt, score = tmp_path / "r" / "model.pt", DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml"
+    code, out, err = run_cli(
+        "render",
+        score,
+        "-o",
+        tmp_path / "e.mid",
+        "--renderer",
+        ckpt,
+        "--performer",
+        "pianist-03",
+        "--unfold",
+        "none",
+        "--seed",
+        "3",
+        "--no-png",
+    )
+    assert code == 0, err
+    assert (tmp_path / "e.mid").exists() and "8 notes" in out
+    code, out, err = run_cli("performers", "--stage", "renderer", "--checkpoint", ckpt)
+    assert code == 0 and "pianist-01" in out and "pianist-03" in out
+    code, _, err = run_cli("render", score, "-o", tmp_path / "x.mid", "--renderer", ckpt, "--performer", "nobody")
+    assert code == 2 and "unknown performer 'nobody'" in err and not (tmp_path / "x.mid").exists()
+    code, _, err = run_cli("render", score, "-o", tmp_path / "x.mid", "--renderer", ckpt, "--expressiveness", "9")
+    assert code == 2 and "--expressiveness 9.0" in err

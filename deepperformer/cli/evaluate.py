@@ -6,13 +6,22 @@ from pathlib import Path
 
 from deepperformer.core.errors import DeepPerformerError
 
+#: Names the renderer table with its baselines alone, where checkpoints are listed.
+RENDERER_BASELINES = "renderer-baselines"
+
 
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
     ev = sub.add_parser(
         "evaluate", help="log-mel MSE table of acoustic/baseline checkpoints; copy synthesis of vocoders; piano note F1"
     )
-    ev.add_argument("checkpoints", type=Path, nargs="+", help="exported checkpoints (acoustic, baseline, vocoder; griffin-lim)")
+    ev.add_argument(
+        "checkpoints",
+        type=Path,
+        nargs="+",
+        help="exported checkpoints (renderer, acoustic, baseline, vocoder), griffin-lim, or "
+        "renderer-baselines (the renderer table with its baselines and human ceiling only)",
+    )
     ev.add_argument("--manifest", type=Path, action="append", required=True, help="prepared manifest.csv (repeatable)")
     ev.add_argument("--split", default="test", choices=("train", "validation", "test"))
     ev.add_argument("--batch-size", type=int, default=16)
@@ -57,11 +66,24 @@ def cmd_evaluate(a) -> int:
     )
     from deepperformer.vocoders.griffin_lim import NAME as GRIFFIN_LIM
 
+    named = {GRIFFIN_LIM: "vocoder", RENDERER_BASELINES: "renderer"}
     stages = {
-        p: "vocoder" if str(p) == GRIFFIN_LIM else load_checkpoint(p, ("acoustic", "baseline", "vocoder"))["stage"]
+        p: named.get(str(p)) or load_checkpoint(p, ("renderer", "acoustic", "baseline", "vocoder"))["stage"]
         for p in a.checkpoints
     }
-    stage_two = [p for p in a.checkpoints if stages[p] != "vocoder"]
+    renderers = [p for p in a.checkpoints if stages[p] == "renderer"]
+    if renderers:
+        from deepperformer.evaluation.renderers import renderer_report
+        from deepperformer.pipeline.loading import load_renderer
+
+        systems = []
+        for p in renderers:
+            if str(p) != RENDERER_BASELINES:
+                r = load_renderer(p)
+                r.name = Path(p).stem if Path(p).stem != "model" else Path(p).parent.name
+                systems.append(r)
+        print(renderer_report(systems, a.manifest, a.split)[0])
+    stage_two = [p for p in a.checkpoints if stages[p] in ("acoustic", "baseline")]
     vocoders = [p for p in a.checkpoints if stages[p] == "vocoder"]
     if a.quality:
         from deepperformer.evaluation.quality import (

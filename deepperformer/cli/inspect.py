@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepperformer.core.errors import DeepPerformerError
+
 
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
-    pf = sub.add_parser("performers", help="the performers each acoustic model can play as")
+    pf = sub.add_parser("performers", help="the performers each acoustic model or renderer can play as")
+    pf.add_argument("--stage", choices=("acoustic", "renderer"), default="acoustic", help="whose performers (default acoustic)")
     pf.add_argument("--instrument", choices=("piano", "violin"), help="only this instrument's shipped model")
     pf.add_argument(
-        "--acoustic", type=Path, action="append", help="an acoustic checkpoint (repeatable; default: the shipped ones)"
+        "--checkpoint",
+        "--acoustic",
+        type=Path,
+        action="append",
+        dest="checkpoint",
+        help="a checkpoint of that stage (repeatable; default: the shipped ones)",
     )
     pf.set_defaults(run=cmd_performers)
 
@@ -23,9 +31,12 @@ def cmd_performers(a) -> int:
     from deepperformer.core.checkpoint import load_checkpoint
     from deepperformer.pipeline.loading import DEFAULTS, default_checkpoint
 
-    paths = a.acoustic or [default_checkpoint(i, "acoustic") for i in DEFAULTS if a.instrument in (None, i)]
+    shipped = [i for i in DEFAULTS if a.instrument in (None, i) and a.stage in DEFAULTS[i]]
+    paths = a.checkpoint or [default_checkpoint(i, a.stage) for i in shipped]
+    if not paths:
+        raise DeepPerformerError(None, f"no {a.stage} is shipped yet: pass --checkpoint")
     for path in paths:
-        ckpt = load_checkpoint(path, "acoustic")
+        ckpt = load_checkpoint(path, a.stage)
         print(f"{ckpt['config'].get('instrument')} ({path}):")
         for k, name in enumerate(ckpt["performer_vocab"]):
             print(f"  {name}{'  (default)' if k == 0 else ''}")

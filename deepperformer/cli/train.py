@@ -44,8 +44,12 @@ def cmd_train(a) -> int:
         from deepperformer.training.acoustic import train_stage_two
 
         train_stage_two(recipe, out)
+    elif recipe.get("stage") == "renderer":
+        from deepperformer.training.renderer import train_renderer
+
+        train_renderer(recipe, out)
     else:
         raise DeepPerformerError(
-            a.recipe, f"stage {recipe.get('stage')!r} cannot be trained (acoustic, baseline and vocoder can)"
+            a.recipe, f"stage {recipe.get('stage')!r} cannot be trained (renderer, acoustic, baseline and vocoder can)"
         )
     return 0

@@ -1,46 +1,14 @@
-"""The renderer table: each system against every human test performance, with the human ceiling.
-
-For every test performance, a system renders the same score (as that performance's performer, at
-the score's reference tempo) and :func:`deepperformer.render.metrics.compare` measures it. The human
-ceiling compares each test performance with the other human performances of its piece (mean over
-them). Systems are compared per feature with Wilcoxon signed-rank tests over the test performances.
-"""
+"""The renderer table: systems against human test performances (:func:`~deepperformer.render.metrics.evaluate_renderers`),
+compared per feature with Wilcoxon signed-rank tests over the test performances, as markdown."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import wilcoxon
 
-from deepperformer.render.corpus import Example
-from deepperformer.render.metrics import FEATURES, compare
-
-HUMAN = "human ceiling"
-
-
-def evaluate_renderers(systems: list, test: list[Example], min_performances: int = 3) -> dict[str, list[dict]]:
-    """{system name: one dict of figures per test performance}, plus HUMAN. Pieces with fewer than
-    ``min_performances`` human performances are left out (the ceiling needs others to compare with)."""
-    by_piece: dict[str, list[Example]] = {}
-    for ex in test:
-        by_piece.setdefault(ex.piece, []).append(ex)
-    kept = [ex for ex in test if len(by_piece[ex.piece]) >= min_performances]
-    out: dict[str, list[dict]] = {s.name: [] for s in systems}
-    out[HUMAN] = []
-    for ex in kept:
-        for s in systems:
-            out[s.name].append(compare(s.render(ex.score, ex.performer), ex.enc) | {"recording": ex.recording})
-        others = [compare(o.enc, ex.enc) for o in by_piece[ex.piece] if o is not ex]
-        out[HUMAN].append({k: float(np.mean([o[k] for o in others])) for k in others[0]} | {"recording": ex.recording})
-    return out
-
-
-def summarize(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
-    """Mean of every figure per system."""
-    return {
-        name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "recording"}
-        for name, rows in results.items()
-        if rows
-    }
+from deepperformer.render.baselines import BasisRidge, Deadpan, MeanCurve
+from deepperformer.render.corpus import load_examples
+from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
 
 
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
@@ -68,3 +36,27 @@ def format_renderer_table(summary: dict[str, dict[str, float]], n: int) -> str:
         cells = " | ".join(f"{s[f + '_r']:.3f} | {s[f + '_mae']:.3f}" for f in FEATURES)
         lines.append(f"| {name} | {cells} | {100 * s['tempo_error']:.1f} % |")
     return "\n".join(lines)
+
+
+def renderer_report(
+    renderers: list, manifests: list, split: str = "test", instrument: str = "piano", min_performances: int = 3
+) -> tuple[str, dict]:
+    """The renderer table on ``split`` of ``manifests``: deadpan, the mean curve and the basis ridge
+    (fitted on the training split), the given renderers, and the human ceiling; then, for each
+    renderer, its Wilcoxon comparison with each baseline. -> (markdown, per-performance results)."""
+    train = load_examples(manifests, ("train",), instrument, progress=True)
+    test = load_examples(manifests, (split,), instrument, progress=True)
+    baselines = [Deadpan(), MeanCurve().fit(train), BasisRidge().fit(train)]
+    results = evaluate_renderers(baselines + list(renderers), test, min_performances)
+    n = len(results[HUMAN])
+    lines = [
+        format_renderer_table(summarize(results), n),
+        "",
+        f"Split {split!r}: {n} performances of {len({r['recording'].split('/')[0] for r in results[HUMAN]})} recordings "
+        f"in pieces with at least {min_performances} performances; baselines fitted on {len(train)} training performances.",
+    ]
+    for r in renderers:
+        for b in baselines:
+            w = wins(results, r.name, b.name)
+            lines.append(f"{r.name} vs {b.name}: " + ", ".join(f"{f} r {d:+.3f} (p={p:.3g})" for f, (d, p) in w.items()))
+    return "\n".join(lines), results

@@ -21,6 +21,8 @@ from deepperformer.audio.mel import MelConfig
 from deepperformer.core.checkpoint import load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
+from deepperformer.render.inference import ExpressiveRenderer
+from deepperformer.render.model import Renderer, RendererConfig
 from deepperformer.vocoders import griffin_lim
 from deepperformer.vocoders.build import make_vocoder
 
@@ -47,7 +49,7 @@ def default_checkpoint(instrument: str, stage: str) -> Path:
 
 
 #: The stages whose checkpoints hold a model this version can build.
-MODEL_STAGES = ("acoustic", "baseline", "vocoder")
+MODEL_STAGES = ("renderer", "acoustic", "baseline", "vocoder")
 
 
 @dataclass
@@ -77,6 +79,8 @@ def _build(stage: str, model: dict, mel: MelConfig) -> torch.nn.Module:
         return AcousticModel(config)
     if stage == "baseline":
         return RollBaseline(BaselineConfig.from_dict(model), mel)
+    if stage == "renderer":
+        return Renderer(RendererConfig.from_dict(model))
     return make_vocoder(model, mel)
 
 
@@ -113,6 +117,12 @@ def _first_reason(e: Exception) -> str:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
     keys = ("size mismatch", "Missing key", "Unexpected key")
     return next((line for line in lines if any(k in line for k in keys)), lines[0])[:200]
+
+
+def load_renderer(path: Path | str) -> ExpressiveRenderer:
+    """An exported renderer as a stage-1 system (its feature columns and performers from the checkpoint)."""
+    m = load_model(path, "renderer")
+    return ExpressiveRenderer(m.model, tuple(m.checkpoint["config"]["feature_names"]), m.performers)
 
 
 def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:

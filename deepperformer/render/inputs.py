@@ -1,7 +1,8 @@
 """Stage 1's entry: what the user gives (a score or a performance file) -> the notes to play.
 
-A score is rendered (deadpan for now); a performance (MIDI, match, note CSV) is played as it is,
-its tempo estimated from its score alignment when there is one.
+A score is rendered, by a trained renderer when one is given (:class:`~deepperformer.render.inference.ExpressiveRenderer`)
+or deadpan; a performance (MIDI, match, note CSV) is played as it is, its tempo estimated from its
+score alignment when there is one.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from deepperformer.core.performance import (
     Performance,
     load_performance,
 )
-from deepperformer.core.score import SCORE_SUFFIXES, load_score
+from deepperformer.core.score import SCORE_SUFFIXES, Score, load_score
 from deepperformer.core.tempo import check_qpm, estimate_tempo
+from deepperformer.render.codec import decode
 from deepperformer.render.deadpan import deadpan
+from deepperformer.render.inference import ExpressiveRenderer
 
 
 @dataclass
@@ -29,8 +32,24 @@ class Rendered:
     source: str  # "score" or "performance"
 
 
-def load_input(path: Path, tempo: float | None = None, unfold: str = "maximal") -> Rendered:
-    """A score (rendered deadpan) or a performance (taken as played).
+def render_score(
+    score: Score, renderer: ExpressiveRenderer | None = None, performer: str | None = None, tempo: float | None = None
+) -> Performance:
+    """Stage 1 on a loaded score: the renderer's performance (the score needs its features), or
+    deadpan when ``renderer`` is None."""
+    if renderer is None:
+        return deadpan(score, qpm=tempo)
+    return decode(score, renderer.render(score, performer, tempo), source=score.source)
+
+
+def load_input(
+    path: Path,
+    tempo: float | None = None,
+    unfold: str = "maximal",
+    renderer: ExpressiveRenderer | None = None,
+    performer: str | None = None,
+) -> Rendered:
+    """A score (rendered by ``renderer``, else deadpan) or a performance (taken as played).
 
     MIDI is read as a performance, with its own timing and pedal, unless ``tempo`` is given: then it
     is read as a score and rendered at that tempo.
@@ -49,6 +68,6 @@ def load_input(path: Path, tempo: float | None = None, unfold: str = "maximal") 
             f"{', '.join(PERFORMANCE_SUFFIXES)})",
         )
 
-    score = load_score(path, unfold=unfold)
-    perf = deadpan(score, qpm=tempo)
+    score = load_score(path, unfold=unfold, features=renderer is not None)
+    perf = render_score(score, renderer, performer, tempo)
     return Rendered(perf, estimate_tempo(perf, score), "score")

@@ -10,6 +10,10 @@ score notes both performances played, of
 
 and ``tempo_error``: the global tempo's relative error, ``|qpm_rendered / qpm_human - 1|``. A feature a
 rendering holds constant (deadpan's timing) has no correlation: its r is 0, not undefined.
+
+:func:`evaluate_renderers` runs systems over test performances: each renders the same score as that
+performance's performer; the human ceiling compares each test performance with the other human
+performances of its piece (mean over them).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepperformer.render.codec import Encoded
+from deepperformer.render.corpus import Example
 
 FEATURES = ("velocity", "log_beat_period", "timing", "articulation")
 
@@ -54,3 +59,33 @@ def compare(rendered: Encoded, human: Encoded) -> dict[str, float]:
         out[f"{f}_mae"] = float(np.mean(np.abs(a[f] - b[f]))) if len(i) else float("nan")
     out["tempo_error"] = abs(rendered.qpm() / human.qpm() - 1.0) if human.qpm() > 0 else float("nan")
     return out
+
+
+HUMAN = "human ceiling"
+
+
+def evaluate_renderers(systems: list, test: list[Example], min_performances: int = 3) -> dict[str, list[dict]]:
+    """{system name: one dict of figures per test performance}, plus HUMAN. Pieces with fewer than
+    ``min_performances`` human performances are left out (the ceiling needs others to compare with)."""
+    by_piece: dict[str, list[Example]] = {}
+    for ex in test:
+        by_piece.setdefault(ex.piece, []).append(ex)
+    kept = [ex for ex in test if len(by_piece[ex.piece]) >= min_performances]
+    out: dict[str, list[dict]] = {s.name: [] for s in systems}
+    out[HUMAN] = []
+    for ex in kept:
+        for s in systems:
+            out[s.name].append(compare(s.render(ex.score, ex.performer), ex.enc) | {"recording": ex.recording})
+        others = [compare(o.enc, ex.enc) for o in by_piece[ex.piece] if o is not ex]
+        if others:
+            out[HUMAN].append({k: float(np.mean([o[k] for o in others])) for k in others[0]} | {"recording": ex.recording})
+    return out
+
+
+def summarize(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Mean of every figure per system."""
+    return {
+        name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "recording"}
+        for name, rows in results.items()
+        if rows
+    }

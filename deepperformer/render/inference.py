@@ -1,0 +1,100 @@
+"""Rendering a whole score with a trained renderer: windows with flat memory, style, tempo and
+expressiveness.
+
+The score is cut into windows of ``window`` notes that overlap by ``overlap``; each window keeps
+the predictions of its middle (the overlap split between neighbours), so every note is predicted
+with context on both sides, and memory does not grow with the piece. The global tempo is the mean
+of the windows' predictions unless ``qpm`` is given.
+
+``expressiveness`` blends with deadpan (the score as marked): 0 gives deadpan exactly (its tempo
+too), 1 the model as learnt, above 1 exaggerates every deviation (in log beat period for tempo).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.core.score import Score
+from deepperformer.render.baselines import Deadpan, from_targets
+from deepperformer.render.codec import Encoded
+from deepperformer.render.dataset import score_order
+from deepperformer.render.model import Renderer
+
+
+def window_starts(n: int, window: int, overlap: int) -> list[int]:
+    """Starts of windows of ``window`` notes covering ``n`` notes with ``overlap`` in common.
+
+    >>> window_starts(10, 4, 2), window_starts(3, 4, 2)
+    ([0, 2, 4, 6], [0])
+    """
+    if n <= window:
+        return [0]
+    step = window - overlap
+    starts = list(range(0, n - window, step)) + [n - window]
+    return sorted(set(starts))
+
+
+class ExpressiveRenderer:
+    """A trained renderer as a stage-1 system: ``render(score, performer=None, qpm=None) -> Encoded``."""
+
+    name = "renderer"
+
+    def __init__(
+        self, model: Renderer, feature_names: tuple[str, ...], performers: PerformerVocab, window: int = 512, overlap: int = 128
+    ):
+        self.model, self.names, self.performers = model.eval(), tuple(feature_names), performers
+        self.window, self.overlap = window, overlap
+        self.z: torch.Tensor | None = None  # the style; None = zeros (the most typical performance)
+        self.expressiveness = 1.0
+
+    def sample_style(self, seed: int) -> None:
+        """Draw the style latent from the prior with ``seed`` (the same seed, the same performance)."""
+        g = torch.Generator().manual_seed(int(seed))
+        self.z = torch.randn(1, self.model.config.latent_dim, generator=g)
+
+    @torch.no_grad()
+    def predict(self, score: Score, performer: str | None = None) -> tuple[np.ndarray, float]:
+        """(targets ``[N, 4]`` in ``score.notes`` row order, predicted global qpm)."""
+        if score.features is None:
+            raise ValueError("the score was loaded without features (load_score(..., features=True))")
+        m = self.model
+        row = self.performers.index(performer if performer is not None else self.performers.default, score.source or None)
+        order = score_order(score)
+        x = torch.from_numpy(score.features.columns(self.names)[order])[None]
+        onset = torch.from_numpy(score.notes["onset_quarter"][order].astype(np.float32))[None]
+        n = len(order)
+        z = self.z if self.z is not None else torch.zeros(1, m.config.latent_dim)
+        out = np.zeros((n, 4), np.float32)
+        qs = []
+        starts = window_starts(n, self.window, self.overlap)
+        for k, s in enumerate(starts):
+            e = min(n, s + self.window)
+            pred, q = m(x[:, s:e], onset[:, s:e], torch.ones(1, e - s, dtype=torch.bool), torch.tensor([row]), z)
+            pred = (pred[0] * m.y_std + m.y_mean).numpy()
+            lo = s if k == 0 else s + self.overlap // 2  # keep the middle; the neighbours keep the rest
+            hi = e if k == len(starts) - 1 else e - (self.overlap - self.overlap // 2)
+            out[lo:hi] = pred[lo - s : hi - s]
+            qs.append(float(q[0] * m.qpm_std + m.qpm_mean))
+        values = np.empty_like(out)
+        values[order] = out
+        return values, float(np.exp(np.mean(qs)))
+
+    def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
+        """Every note's codec parameters. The global tempo is ``qpm`` when given, else the model's; the
+        deadpan it is blended with (``expressiveness`` < 1) plays at ``qpm``, else at the markings."""
+        values, predicted_qpm = self.predict(score, performer)
+        enc = from_targets(score, values, qpm or predicted_qpm)
+        x = float(self.expressiveness)
+        if x == 1.0:
+            return enc
+        flat = Deadpan().render(score, qpm=qpm)  # every note, like enc; matched row by row below
+        at = np.empty(len(score.notes), np.int64)
+        at[flat.rows] = np.arange(len(flat.rows))
+        p, f = enc.params.copy(), flat.params[at[enc.rows]]
+        p["beat_period"] = f["beat_period"] * (p["beat_period"] / f["beat_period"]) ** x  # blended in log tempo
+        for k in ("velocity", "timing", "articulation_log"):
+            p[k] = f[k] + x * (p[k] - f[k])
+        p["velocity"] = np.clip(p["velocity"], 1 / 127, 1.0)
+        return Encoded(enc.rows, p)

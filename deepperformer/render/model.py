@@ -1,0 +1,126 @@
+"""The expressive renderer: a transformer over a score's notes with a performer embedding and a style
+latent (a conditional VAE, after VirtuosoNet and the NIME 2023 co-creation system).
+
+For every note it predicts the four targets of :data:`deepperformer.render.baselines.TARGETS`
+(velocity, log beat-period ratio, timing, articulation), and for the piece its global tempo (log
+quarters per minute). Inputs are the score's basis features (:mod:`deepperformer.core.score_features`)
+in the column order the checkpoint stores, standardized by statistics the model keeps as buffers, so a
+checkpoint carries everything inference needs.
+
+- Notes are ordered by score onset, then pitch; position is a sinusoidal code of the score onset in
+  quarters (relative to the segment's first note), so chords share a position.
+- The style latent ``z`` (``latent_dim``) is inferred from a human performance in training (the
+  posterior sees the targets) and drawn from N(0, I) at inference: sampling gives varied, plausible
+  performances, ``z = 0`` the most typical one, a seed fixes one.
+- ``window_notes`` > 0 limits attention to that many notes on each side, so a whole movement renders
+  in windows with flat memory and the same result inside each window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from deepperformer.core.configs import ConfigMixin
+from deepperformer.networks.performer import embed_performers
+
+N_TARGETS = 4
+
+
+@dataclass
+class RendererConfig(ConfigMixin):
+    n_features: int = 1
+    d_model: int = 128
+    n_heads: int = 4
+    layers: int = 4
+    ffn: int = 256
+    dropout: float = 0.1
+    n_performers: int = 1
+    latent_dim: int = 16
+    window_notes: int = 0  # attention reach on each side (0: the whole segment)
+
+    def validate(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
+        if self.n_features < 1 or self.latent_dim < 1:
+            raise ValueError("n_features and latent_dim must be at least 1")
+
+
+def onset_code(onset: torch.Tensor, d: int) -> torch.Tensor:
+    """Sinusoidal code ``[B, N, d]`` of score onsets ``[B, N]`` in quarters (periods from 1/16 of a
+    quarter to about 4000 quarters)."""
+    half = d // 2
+    freqs = torch.exp(-math.log(4096.0) * torch.arange(half, device=onset.device, dtype=torch.float32) / half) * 16 * math.pi
+    ang = onset.float()[..., None] * freqs
+    return torch.cat([ang.sin(), ang.cos()], dim=-1)
+
+
+def _window_mask(n: int, window: int, device) -> torch.Tensor | None:
+    if window <= 0:
+        return None
+    i = torch.arange(n, device=device)
+    return (i[None] - i[:, None]).abs() > window  # True = may not attend
+
+
+class Renderer(nn.Module):
+    """``forward(x [B, N, F], onset [B, N], mask [B, N] bool, performer [B], z [B, L])`` ->
+    (targets ``[B, N, 4]`` standardized, log-qpm ``[B]`` standardized).
+
+    >>> m = Renderer(RendererConfig(n_features=5, d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4))
+    >>> x, onset, mask = torch.zeros(2, 7, 5), torch.arange(7.0).repeat(2, 1), torch.ones(2, 7, dtype=torch.bool)
+    >>> y, q = m(x, onset, mask, torch.tensor([0, 0]), torch.zeros(2, 4))
+    >>> y.shape, q.shape
+    (torch.Size([2, 7, 4]), torch.Size([2]))
+    """
+
+    def __init__(self, config: RendererConfig | None = None):
+        super().__init__()
+        config = config if config is not None else RendererConfig()  # a fresh default: configs are mutable
+        c = self.config = config
+        # standardization of inputs and targets, set from the training data (set_statistics)
+        self.register_buffer("x_mean", torch.zeros(c.n_features))
+        self.register_buffer("x_std", torch.ones(c.n_features))
+        self.register_buffer("y_mean", torch.zeros(N_TARGETS))
+        self.register_buffer("y_std", torch.ones(N_TARGETS))
+        self.register_buffer("qpm_mean", torch.zeros(()))  # of log qpm
+        self.register_buffer("qpm_std", torch.ones(()))
+        self.inp = nn.Linear(c.n_features, c.d_model)
+        self.performer_emb = nn.Embedding(max(1, c.n_performers), c.d_model)
+        self.latent = nn.Linear(c.latent_dim, c.d_model)
+        layer = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.ffn, c.dropout, batch_first=True, norm_first=True)
+        self.body = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
+        self.out = nn.Linear(c.d_model, N_TARGETS)
+        self.tempo = nn.Linear(c.d_model, 1)
+        # the posterior q(z | score, performance): its own smaller encoder over features + targets
+        post = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.ffn, c.dropout, batch_first=True, norm_first=True)
+        self.post_inp = nn.Linear(c.n_features + N_TARGETS, c.d_model)
+        self.post_body = nn.TransformerEncoder(post, max(1, c.layers // 2), enable_nested_tensor=False)
+        self.post_out = nn.Linear(c.d_model, 2 * c.latent_dim)
+
+    def set_statistics(self, x_mean, x_std, y_mean, y_std, qpm_mean, qpm_std) -> None:
+        for name, v in dict(x_mean=x_mean, x_std=x_std, y_mean=y_mean, y_std=y_std, qpm_mean=qpm_mean, qpm_std=qpm_std).items():
+            getattr(self, name).copy_(torch.as_tensor(v, dtype=torch.float32))
+
+    def _embed(self, x: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
+        xs = (x - self.x_mean) / self.x_std
+        rel = onset - onset[:, :1]
+        return self.inp(xs) + onset_code(rel, self.config.d_model)
+
+    def forward(self, x, onset, mask, performer, z):
+        h = self._embed(x, onset) + (embed_performers(self.performer_emb, performer) + self.latent(z))[:, None]
+        h = self.body(h, mask=_window_mask(h.shape[1], self.config.window_notes, h.device), src_key_padding_mask=~mask)
+        m = mask[..., None].to(h.dtype)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
+        return self.out(h), self.tempo(pooled)[:, 0]
+
+    def posterior(self, x, onset, mask, y_std_targets) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log variance) ``[B, L]`` of q(z | score, standardized targets ``[B, N, 4]``)."""
+        xs = torch.cat([(x - self.x_mean) / self.x_std, y_std_targets], dim=-1)
+        h = self.post_inp(xs) + onset_code(onset - onset[:, :1], self.config.d_model)
+        h = self.post_body(h, src_key_padding_mask=~mask)
+        m = mask[..., None].to(h.dtype)
+        mu, logvar = self.post_out((h * m).sum(1) / m.sum(1).clamp(min=1)).chunk(2, dim=-1)
+        return mu, logvar.clamp(-8, 8)

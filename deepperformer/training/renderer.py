@@ -1,0 +1,142 @@
+"""``deepperformer train recipes/renderer/*.yaml``: train the expressive renderer (stage 1), then export.
+
+Examples come from prepared aligned corpora (:mod:`deepperformer.render.corpus`), split by piece. The
+feature vocabulary (the basis-feature columns of the training scores) and the input/target statistics
+are fixed from the training split at the first start and kept in the model, so a resumed run and the
+exported checkpoint use exactly the same columns. The exported figures are the renderer table's
+Pearson r per feature on the validation performances, for the model (z = 0, each performance's own
+performer) and for deadpan beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from deepperformer.audio.mel import MelConfig
+from deepperformer.core.atomic import write_text
+from deepperformer.core.checkpoint import export_checkpoint
+from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.performers import PerformerVocab
+from deepperformer.render.baselines import Deadpan
+from deepperformer.render.corpus import load_examples
+from deepperformer.render.dataset import NoteSegments, collate_segments
+from deepperformer.render.inference import ExpressiveRenderer
+from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
+from deepperformer.render.task import RendererTask
+from deepperformer.training.fit import file_sha256, fit_resumably
+
+
+def statistics(ds: NoteSegments) -> dict[str, np.ndarray]:
+    """Input, target and global-tempo statistics over the whole training performances."""
+    x = np.concatenate([a["x"] for a in ds.arrays])
+    y = np.concatenate([a["target"][a["known"]] for a in ds.arrays])
+    q = np.log([ex.enc.qpm() for ex in ds.examples])
+    return dict(
+        x_mean=x.mean(0),
+        x_std=x.std(0) + 1e-3,
+        y_mean=y.mean(0),
+        y_std=y.std(0) + 1e-3,
+        qpm_mean=q.mean(),
+        qpm_std=q.std() + 1e-3,
+    )
+
+
+def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, float]:
+    """Mean Pearson r per feature (and tempo error) of the renderer and of deadpan on ``examples``."""
+    known = [ex for ex in examples if ex.performer in renderer.performers]
+    if not known:
+        return {}
+    res = summarize(evaluate_renderers([renderer, Deadpan()], known, min_performances=1))
+    out = {}
+    for system, s in res.items():
+        if system == HUMAN:
+            continue
+        tag = "renderer" if system == renderer.name else system
+        out |= {f"validation_{tag}_{f}_r": round(s[f + "_r"], 4) for f in FEATURES}
+        out[f"validation_{tag}_tempo_error"] = round(s["tempo_error"], 4)
+    return out
+
+
+def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
+    import lightning as L
+
+    data, tr, optim = recipe["data"], recipe["trainer"], recipe.get("optim", {})
+    manifests = [Path(m) for m in (data["manifests"] if isinstance(data["manifests"], list) else [data["manifests"]])]
+    instrument = data.get("instrument")
+    L.seed_everything(int(tr.get("seed", 0)), workers=True, verbose=False)
+    train_ex = load_examples(manifests, ("train",), instrument, progress=True)
+    val_ex = load_examples(manifests, ("validation",), instrument)
+    if not train_ex:
+        raise DeepPerformerError(manifests[0], f"no {instrument or ''} performances with scores in the training split")
+    names = tuple(sorted({n for ex in train_ex for n in ex.score.features.names}))
+    performers = PerformerVocab(sorted({ex.performer for ex in train_ex}))
+    segment = int(data.get("segment_notes", 256))
+    train_set = NoteSegments(train_ex, names, performers, segment, random=True)
+    val_set = NoteSegments(val_ex, names, performers, segment, random=False)
+    log(
+        f"train: {len(train_ex)} performances, validation: {len(val_ex)} ({len(val_set)} segments), "
+        f"{len(performers)} performers, {len(names)} score features"
+    )
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False))
+    try:
+        task = RendererTask({**recipe["model"], "n_features": len(names)}, performers.to_list(), **optim)
+    except (ValueError, TypeError) as e:
+        raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
+    if not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
+        task.model.set_statistics(**statistics(train_set))
+    bs = int(data.get("batch_size", 16))
+    workers = int(data.get("num_workers", 0))
+    args = dict(batch_size=bs, collate_fn=collate_segments, num_workers=workers, persistent_workers=workers > 0)
+    train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > bs, **args)
+    val_loader = DataLoader(val_set, shuffle=False, **args)
+    trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, optim.get("grad_clip", 1.0), log)
+    if not trainer.is_global_zero:
+        return run_dir / "model.pt"
+
+    model = task.model.cpu().eval()
+    with torch.no_grad():
+        metrics = validation_figures(ExpressiveRenderer(model, names, performers), val_ex)
+    out = run_dir / "model.pt"
+    export_checkpoint(
+        out,
+        "renderer",
+        config={
+            "model": model.config.to_dict(),
+            "feature_names": list(names),
+            "instrument": instrument,
+            "recipe": recipe.get("recipe", ""),
+            "variant": recipe.get("variant", "renderer"),
+        },
+        mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
+        performer_vocab=performers.to_list(),
+        state_dict=model.state_dict(),
+        provenance={
+            "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],
+            "train_performances": len(train_ex),
+            "validation_performances": len(val_ex),
+            "steps": int(trainer.global_step),
+            "batch_size": bs,
+            "segment_notes": segment,
+            "seconds_per_step": sec_per_step and round(sec_per_step, 4),
+            "device": str(trainer.strategy.root_device),
+            "metrics": metrics,
+            "licence": recipe.get("licence", ""),
+            "recipe": recipe,
+        },
+    )
+    log(
+        f"exported {out}: {trainer.global_step} steps; validation r "
+        + ", ".join(
+            f"{f} {metrics.get(f'validation_renderer_{f}_r', float('nan')):.3f} "
+            f"(deadpan {metrics.get(f'validation_deadpan_{f}_r', float('nan')):.3f})"
+            for f in FEATURES
+        )
+    )
+    return out
