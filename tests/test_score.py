@@ -29,6 +29,27 @@ def test_repeats_unfold_as_played(data_dir):
     assert second["pitch"].tolist() == MINUET_PITCHES
 
 
+def test_repeats_partitura_cannot_unfold_fall_back_with_a_warning(data_dir, monkeypatch, run_cli, tmp_path):
+    import partitura as pt
+
+    from deepperformer.core.errors import DeepPerformerWarning
+
+    path = data_dir / "scores" / "minuet.musicxml"
+
+    def broken(part, *a, **k):
+        raise AttributeError("'NoneType' object has no attribute 'start'")  # what partitura raised on a kern piece
+
+    monkeypatch.setattr(pt.score, "unfold_part_maximal", broken)
+    with pytest.warns(DeepPerformerWarning, match="minuet.musicxml: cannot unfold repeats .*unfolded minimally instead"):
+        assert len(load_score(path)) == len(load_score(path, unfold="minimal"))
+    monkeypatch.setattr(pt.score, "unfold_part_minimal", broken)
+    with pytest.warns(DeepPerformerWarning, match="played as written"):
+        assert len(load_score(path)) == len(load_score(path, unfold="none"))
+    code, out, err = run_cli("render", path, "-o", tmp_path / "o.mid", "--no-png")  # the command goes on
+    assert code == 0 and (tmp_path / "o.mid").exists()
+    assert "deepperformer: warning: " in err and "played as written" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("name,n_notes", [("minuet.mxl", 8), ("minuet.krn", 7), ("minuet.mei", 8), ("minuet.mid", 8)])
 def test_other_formats(data_dir, name, n_notes):
     s = load_score(data_dir / "scores" / name, unfold="none")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from deepperformer import __version__
 from deepperformer.cli import check_scores, evaluate, inspect, prepare, render, synthesize, train, vocode
-from deepperformer.core.errors import EXIT_BAD_INPUT, DeepPerformerError
+from deepperformer.core.errors import EXIT_BAD_INPUT, DeepPerformerError, DeepPerformerWarning
 
 #: In the order ``deepperformer --help`` lists them.
 COMMAND_MODULES = (synthesize, vocode, render, inspect, train, evaluate, prepare, check_scores)
@@ -37,7 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, DeepPerformerWarning):  # ours: one line, like the errors
+        print(f"deepperformer: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)

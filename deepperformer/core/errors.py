@@ -25,6 +25,16 @@ class DeepPerformerError(Exception):
         return f"{self.path}: {self.problem}" if self.path else self.problem
 
 
+class DeepPerformerWarning(UserWarning):
+    """Input that could be used, but not as asked (repeats played as written, a feature left out):
+    the command line shows it as one line ``deepperformer: warning: <file>: <what happened>``."""
+
+    def __init__(self, path: str | Path | None, problem: str):
+        self.path = str(path) if path is not None else None
+        self.problem = " ".join(str(problem).split())
+        super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
+
+
 def require_file(path: str | Path, what: str = "file") -> Path:
     """Return ``path`` as a Path if it is an existing file, else raise a DeepPerformerError."""
     p = Path(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from deepperformer.core.atomic import save_npz
-from deepperformer.core.errors import DeepPerformerError, require_file
+from deepperformer.core.errors import DeepPerformerError, DeepPerformerWarning, require_file
 from deepperformer.core.score_features import FeatureTable, basis_features
 
 SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mei", ".krn", ".mid", ".midi")
@@ -162,16 +162,28 @@ def _load_merged_part(path: Path):
 
 
 def _unfold(part, mode: str, path: Path):
+    """``part`` with its repeats unfolded as ``mode`` asks. When partitura cannot ("maximal" fails on
+    some kern and MEI repeat structures), fall back to "minimal", then to the notation as written,
+    with a DeepPerformerWarning: the notes are all there, and a user gets them rather than nothing."""
     import partitura as pt
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            if mode == "maximal":
-                return pt.score.unfold_part_maximal(part)
-            return pt.score.unfold_part_minimal(part)
-        except Exception as e:
-            raise DeepPerformerError(path, f"cannot unfold repeats ({type(e).__name__}: {_first_line(e)})") from None
+    tries = {"maximal": ("maximal", "minimal"), "minimal": ("minimal",)}[mode]
+    errors = []
+    for m in tries:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                unfolded = pt.score.unfold_part_maximal(part) if m == "maximal" else pt.score.unfold_part_minimal(part)
+            except Exception as e:  # noqa: BLE001 - partitura raises many kinds for repeat structures it cannot follow
+                errors.append(f"{m}: {type(e).__name__}: {_first_line(e)}")
+                continue
+        if m != mode:
+            warnings.warn(
+                DeepPerformerWarning(path, f"cannot unfold repeats ({errors[0]}); unfolded minimally instead"), stacklevel=2
+            )
+        return unfolded
+    warnings.warn(DeepPerformerWarning(path, f"cannot unfold repeats ({'; '.join(errors)}); played as written"), stacklevel=2)
+    return part
 
 
 def _first_line(e: Exception) -> str:
