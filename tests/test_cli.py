@@ -117,3 +117,24 @@ def test_datasets_verb(run_cli):
     assert code == 0
     for name in ("bach-violin", "maestro", "nasap", "vienna4x22", "batik", "synthetic"):
         assert name in out
+
+
+def test_parts_are_listed_and_chosen(run_cli, data_dir, tmp_path):
+    duo = data_dir / "scores" / "duo.musicxml"
+    code, out, err = run_cli("parts", duo)
+    assert code == 0, err
+    assert "Violin" in out and "G4-D5" in out and "Piano" in out and "C2-G2" in out
+    code, out, err = run_cli("render", duo, "-o", tmp_path / "v.csv", "--part", "violin", "--no-png")
+    assert code == 0 and "4 notes" in out
+    code, out, err = run_cli("render", duo, "-o", tmp_path / "p.csv", "--part", "2", "--no-png")
+    assert code == 0 and "2 notes" in out
+    code, out, err = run_cli("render", duo, "-o", tmp_path / "x.csv", "--part", "cello")
+    assert code == 2 and "no part 'cello' (parts: 1: Violin; 2: Piano)" in err and not (tmp_path / "x.csv").exists()
+
+
+def test_merged_parts_out_of_range_suggest_part(run_cli, data_dir, tmp_path):
+    duo = data_dir / "scores" / "duo.musicxml"
+    code, _, err = run_cli("synthesize", duo, "-o", tmp_path / "o.wav", "--instrument", "violin")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "outside the violin's range" in err and "1: Violin (4 notes, G4-D5)" in err and "--part" in err
+    assert not (tmp_path / "o.wav").exists()

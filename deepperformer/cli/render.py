@@ -20,6 +20,7 @@ def register(sub) -> None:
     )
     rd.add_argument("--program", type=int, default=0, help="General MIDI program of the MIDI output (0 piano, 40 violin)")
     rd.add_argument("--no-png", action="store_true", help="do not write the piano-roll PNG beside the output")
+    rd.add_argument("--part", action="append", help="play only this part (index, id or name; repeatable; see `parts`)")
     rd.add_argument("--renderer", type=Path, help="a trained renderer checkpoint (without it: deadpan)")
     rd.add_argument("--deadpan", action="store_true", help="play the score as marked, even with --renderer")
     rd.add_argument("--performer", help="--renderer: play as this performer (`deepperformer performers --stage renderer`)")
@@ -48,7 +49,7 @@ def cmd_render(a) -> int:
         renderer.expressiveness = a.expressiveness
         if a.seed is not None:
             renderer.sample_style(a.seed)
-    score = load_score(a.score, unfold=a.unfold, features=renderer is not None)
+    score = load_score(a.score, unfold=a.unfold, features=renderer is not None, parts=a.part)
     perf = render_score(score, renderer, a.performer, a.tempo)
     if suffix == ".csv":
         perf.write_csv(a.out)

@@ -26,6 +26,7 @@ def register(sub) -> None:
     sy.add_argument("--acoustic", type=Path, help="acoustic-model checkpoint (default: the shipped one for the instrument)")
     sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint, or griffin-lim (default: the shipped one)")
     sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
+    sy.add_argument("--part", action="append", help="scores: play only this part (index, id or name; repeatable; see `parts`)")
     sy.set_defaults(run=cmd_synthesize)
 
 
@@ -43,5 +44,6 @@ def cmd_synthesize(a) -> int:
         seed=a.seed,
         mel_png=a.png,
         unfold=a.unfold,
+        parts=a.part,
     )
     return 0

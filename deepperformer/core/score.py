@@ -108,8 +108,9 @@ class Score:
             return cls(z["notes"], z["tempos"], str(z["source"]), str(z["title"]), features)
 
 
-def load_score(path: str | Path, unfold: str = "maximal", features: bool = False) -> Score:
-    """Read a score file into a :class:`Score` (``features``: also the renderer's score features).
+def load_score(path: str | Path, unfold: str = "maximal", features: bool = False, parts: list[str] | None = None) -> Score:
+    """Read a score file into a :class:`Score` (``features``: also the renderer's score features;
+    ``parts``: only these parts, by 1-based index, id or name, as ``list_parts`` gives them).
 
     ``unfold``: "maximal" (all repeats played, the default), "minimal" (no repeats) or "none"
     (keep the notation as written; use it when note ids must equal the file's ids, as for
@@ -123,7 +124,7 @@ def load_score(path: str | Path, unfold: str = "maximal", features: bool = False
         raise DeepPerformerError(path, f"unsupported score format {path.suffix!r} (use {', '.join(SCORE_SUFFIXES)})")
     if path.suffix.lower() in (".mid", ".midi"):
         _check_midi_has_notes(path)
-    part = _load_merged_part(path)
+    part = _load_merged_part(path, parts)
     if unfold != "none":
         part = _unfold(part, unfold, path)
     return score_from_part(part, source=str(path), features=features)
@@ -141,7 +142,19 @@ def _check_midi_has_notes(path: Path) -> None:
         raise DeepPerformerError(path, "MIDI file has no notes")
 
 
-def _load_merged_part(path: Path):
+@dataclass
+class PartInfo:
+    """One part of a score file, as ``deepperformer parts`` lists it (``index`` counts from 1)."""
+
+    index: int
+    id: str
+    name: str
+    notes: int
+    lowest: int  # MIDI pitch (-1 without notes)
+    highest: int
+
+
+def _read_parts(path: Path) -> list:
     import partitura as pt
 
     with warnings.catch_warnings():
@@ -152,10 +165,49 @@ def _load_merged_part(path: Path):
             score = pt.load_score(str(path))
         except Exception as e:  # partitura raises many types for malformed files
             raise DeepPerformerError(path, f"cannot parse score ({type(e).__name__}: {_first_line(e)})") from None
-        parts = list(score.parts)
-        if not parts:
-            raise DeepPerformerError(path, "score has no parts")
-        part = pt.score.merge_parts(parts) if len(parts) > 1 else parts[0]
+    parts = list(score.parts)
+    if not parts:
+        raise DeepPerformerError(path, "score has no parts")
+    return parts
+
+
+def _part_info(k: int, part) -> PartInfo:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        na = part.note_array()
+    pitch = na["pitch"] if len(na) else np.array([-1])
+    return PartInfo(k, str(part.id or ""), str(getattr(part, "part_name", "") or ""), len(na), int(pitch.min()), int(pitch.max()))
+
+
+def list_parts(path: str | Path) -> list[PartInfo]:
+    """The parts of a score file, in file order."""
+    path = require_file(path, "score file")
+    return [_part_info(k, p) for k, p in enumerate(_read_parts(path), start=1)]
+
+
+def _select(parts: list, wanted: list[str], path: Path) -> list:
+    """The parts named by ``wanted``: 1-based indices, ids or names (case-insensitive)."""
+    infos = [_part_info(k, p) for k, p in enumerate(parts, start=1)]
+    chosen = []
+    for w in wanted:
+        key = str(w).strip().lower()
+        hits = [i for i in infos if key in (str(i.index), i.id.lower(), i.name.lower())]
+        if not hits:
+            listing = "; ".join(f"{i.index}: {i.name or i.id}" for i in infos)
+            raise DeepPerformerError(path, f"no part {w!r} (parts: {listing})")
+        chosen.extend(h.index for h in hits if h.index not in chosen)
+    return [parts[k - 1] for k in sorted(chosen)]
+
+
+def _load_merged_part(path: Path, parts: list[str] | None = None):
+    import partitura as pt
+
+    selected = _read_parts(path)
+    if parts:
+        selected = _select(selected, parts, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        part = pt.score.merge_parts(selected) if len(selected) > 1 else selected[0]
         if not any(True for _ in part.iter_all(pt.score.Note, include_subclasses=True)):
             raise DeepPerformerError(path, "score has no notes")
     return part

@@ -20,9 +20,10 @@ import torch
 from deepperformer.acoustic.inference import predict_mel
 from deepperformer.audio.io import limit_peak, require_audio_output, write_audio
 from deepperformer.core.errors import DeepPerformerError
-from deepperformer.core.instruments import check_range
+from deepperformer.core.instruments import check_range, pitch_name
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.core.plots import save_mel_with_notes
+from deepperformer.core.score import list_parts
 from deepperformer.pipeline.loading import DEFAULTS, LoadedModel, default_checkpoint, load_model
 from deepperformer.render.inputs import load_input
 
@@ -77,6 +78,7 @@ def synthesize(
     seed: int = 0,
     mel_png: bool = False,
     unfold: str = "maximal",
+    parts: list[str] | None = None,
     progress: bool = True,
     log=print,
 ) -> dict:
@@ -88,9 +90,20 @@ def synthesize(
     t0 = time.perf_counter()
     torch.manual_seed(seed)  # for the stochastic renderer to come; the stages below are deterministic
     np.random.seed(seed)
-    rendered = load_input(Path(input_path), tempo, unfold)
+    rendered = load_input(Path(input_path), tempo, unfold, parts=parts)
     perf = rendered.performance
-    check_range(perf, instrument, Path(input_path))
+    try:
+        check_range(perf, instrument, Path(input_path))
+    except DeepPerformerError as e:
+        several = rendered.source == "score" and not parts and len(info := list_parts(input_path)) > 1
+        if not several:
+            raise
+        listing = "; ".join(
+            f"{p.index}: {p.name or p.id} ({p.notes} notes, {pitch_name(p.lowest)}-{pitch_name(p.highest)})" for p in info
+        )
+        raise DeepPerformerError(
+            input_path, f"{e.problem}. The score's {len(info)} parts were merged ({listing}): choose the one to play with --part"
+        ) from None
     a, v = load_pair(instrument, acoustic, vocoder)
     mel_config = a.mel_config
     p_idx, p_name = performer_index(a.performers, performer, acoustic or default_checkpoint(instrument, "acoustic"))

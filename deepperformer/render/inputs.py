@@ -48,6 +48,7 @@ def load_input(
     unfold: str = "maximal",
     renderer: ExpressiveRenderer | None = None,
     performer: str | None = None,
+    parts: list[str] | None = None,
 ) -> Rendered:
     """A score (rendered by ``renderer``, else deadpan) or a performance (taken as played).
 
@@ -60,6 +61,8 @@ def load_input(
     if suffix in PERFORMANCE_SUFFIXES and not (tempo is not None and suffix in SCORE_SUFFIXES):
         if tempo is not None:
             raise DeepPerformerError(path, "--tempo applies to scores; a performance keeps its own timing")
+        if parts:
+            raise DeepPerformerError(path, "--part applies to scores; a performance is played as it is")
         return Rendered(load_performance(path), 0.0, "performance")
     if suffix not in SCORE_SUFFIXES:
         raise DeepPerformerError(
@@ -68,6 +71,6 @@ def load_input(
             f"{', '.join(PERFORMANCE_SUFFIXES)})",
         )
 
-    score = load_score(path, unfold=unfold, features=renderer is not None)
+    score = load_score(path, unfold=unfold, features=renderer is not None, parts=parts)
     perf = render_score(score, renderer, performer, tempo)
     return Rendered(perf, estimate_tempo(perf, score), "score")
