@@ -284,13 +284,26 @@ def load_performance_csv(path: str | Path) -> Performance:
     """A note CSV as written by :meth:`Performance.write_csv` (``score_id`` column optional)."""
     path = require_file(path, "performance CSV")
     rows = _read_csv(path, ("onset_sec", "duration_sec", "pitch", "velocity"))
-    notes = make_notes(
-        [float(r["onset_sec"]) for r in rows],
-        [float(r["duration_sec"]) for r in rows],
-        [int(r["pitch"]) for r in rows],
-        [int(r["velocity"]) for r in rows],
-        [r.get("score_id", "") or "" for r in rows],
+    cols = {"onset_sec": float, "duration_sec": float, "pitch": int, "velocity": int}
+    values = {c: [] for c in cols}
+    for k, r in enumerate(rows, start=2):  # line 1 is the header
+        for c, kind in cols.items():
+            try:
+                values[c].append(kind(r[c]))
+            except (TypeError, ValueError):
+                raise DeepPerformerError(path, f"line {k}: {c} is {r[c]!r}, not a number") from None
+    v = values
+    bad = ~np.isfinite(v["onset_sec"]) | ~np.isfinite(v["duration_sec"]) | (np.array(v["duration_sec"]) < 0)
+    bad |= (
+        (np.array(v["pitch"]) < 0)
+        | (np.array(v["pitch"]) > 127)
+        | (np.array(v["velocity"]) < 0)
+        | (np.array(v["velocity"]) > 127)
     )
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DeepPerformerError(path, f"line {k + 2}: a value out of range (onset, duration >= 0, pitch and velocity 0..127)")
+    notes = make_notes(v["onset_sec"], v["duration_sec"], v["pitch"], v["velocity"], [r.get("score_id", "") or "" for r in rows])
     return Performance(notes, source=str(path))
 
 
