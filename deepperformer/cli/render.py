@@ -36,6 +36,7 @@ def cmd_render(a) -> int:
     from deepperformer.core.score import load_score
     from deepperformer.core.tempo import check_qpm
     from deepperformer.pipeline.loading import load_renderer
+    from deepperformer.render.codec import tempo_curve
     from deepperformer.render.inputs import render_score
 
     suffix = a.out.suffix.lower()
@@ -50,7 +51,7 @@ def cmd_render(a) -> int:
         if a.seed is not None:
             renderer.sample_style(a.seed)
     score = load_score(a.score, unfold=a.unfold, features=renderer is not None, parts=a.part)
-    perf = render_score(score, renderer, a.performer, a.tempo)
+    perf, enc = render_score(score, renderer, a.performer, a.tempo)
     if suffix == ".csv":
         perf.write_csv(a.out)
     else:
@@ -58,6 +59,11 @@ def cmd_render(a) -> int:
     print(f"{a.score}: {len(score)} notes, {perf.duration:.1f} s -> {a.out}")
     if not a.no_png:
         png = a.out.with_suffix(".png")
-        save_piano_roll(perf, png, title=f"{a.score.name} ({'deadpan' if renderer is None else a.renderer.name})")
+        label = "deadpan" if renderer is None else a.renderer.name
+        try:
+            tempo = {label: tempo_curve(score, perf, enc)}
+        except DeepPerformerError:  # a single chord has no tempo to draw
+            tempo = None
+        save_piano_roll(perf, png, title=f"{a.score.name} ({label})", tempo=tempo)
         print(f"piano roll: {png}")
     return 0

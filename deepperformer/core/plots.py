@@ -10,16 +10,10 @@ from deepperformer.core.atomic import atomic_path
 from deepperformer.core.performance import Performance
 
 
-def save_piano_roll(perf: Performance, path: str | Path, title: str = "") -> None:
-    """Piano roll of a performance (time in seconds x MIDI pitch, colour = velocity) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _draw_roll(ax, perf: Performance):
     from matplotlib.collections import PolyCollection
 
     n = perf.notes
-    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, perf.duration / 4)), 4), dpi=100)
     verts = [
         [(o, p - 0.4), (o + d, p - 0.4), (o + d, p + 0.4), (o, p + 0.4)]
         for o, d, p in zip(n["onset_sec"], n["duration_sec"], n["pitch"])
@@ -30,10 +24,42 @@ def save_piano_roll(perf: Performance, path: str | Path, title: str = "") -> Non
         ax.axvline(p, color="0.85", lw=0.3, zorder=0)
     ax.set_xlim(0, max(perf.duration, 1e-3))
     ax.set_ylim(n["pitch"].min() - 2, n["pitch"].max() + 2)
-    ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")
+    return coll
+
+
+def save_piano_roll(
+    perf: Performance, path: str | Path, title: str = "", tempo: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> None:
+    """Piano roll of a performance (time in seconds x MIDI pitch, colour = velocity) as a PNG.
+
+    ``tempo``: tempo curves to draw below it, {label: (time in seconds [K], quarters per minute [K])}
+    (a rendering's and a human performance's), with the velocities of the notes under them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    width = max(6.0, min(24.0, perf.duration / 4))
+    if tempo:
+        fig, (ax, ax_t, ax_v) = plt.subplots(
+            3, 1, figsize=(width, 8), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 2, 1.5]}
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(width, 4), dpi=100)
+    coll = _draw_roll(ax, perf)
     ax.set_title(title or Path(perf.source).name)
     fig.colorbar(coll, ax=ax, label="velocity", pad=0.01)
+    if tempo:
+        for label, (t, qpm) in tempo.items():
+            ax_t.plot(t, qpm, lw=1, label=label)
+        ax_t.set_ylabel("tempo (qpm)")
+        ax_t.legend(loc="upper right", fontsize=8)
+        ax_v.scatter(perf.notes["onset_sec"], perf.notes["velocity"], s=2)
+        ax_v.set_ylabel("velocity")
+        ax_v.set_xlabel("time (s)")
+    else:
+        ax.set_xlabel("time (s)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

@@ -102,3 +102,17 @@ def decode(score: Score, enc: Encoded, pedal: np.ndarray | None = None, source: 
     velocity = np.clip(np.round(enc.params["velocity"] * 127.0), 1, 127)
     notes = make_notes(time[:, 0], np.maximum(time[:, 1], 1e-3), sn["pitch"], velocity, score_id=sn["id"])
     return Performance(notes, pedal if pedal is not None else np.zeros(0, PEDAL_DTYPE), source)
+
+
+def tempo_curve(score: Score, perf: Performance, enc: Encoded | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A performance's tempo curve for plots: (performed time in seconds, quarters per minute), one point
+    per distinct score onset. ``enc``: the parameters it was decoded from (a rendering's own curve);
+    without them the performance is encoded."""
+    enc = enc if enc is not None else encode(score, perf)
+    when = dict(zip(perf.notes["score_id"], perf.notes["onset_sec"]))
+    ids = score.notes["id"][enc.rows]
+    keep = np.array([i in when for i in ids])
+    onsets = score.notes["onset_quarter"][enc.rows][keep]
+    _, first = np.unique(onsets, return_index=True)
+    t = np.array([when[i] for i in ids[keep]])[first]
+    return t, 60.0 / enc.params["beat_period"][keep][first]

@@ -17,10 +17,16 @@ import torch
 
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.core.score import Score
+from deepperformer.core.tempo import QPM_RANGE
 from deepperformer.render.baselines import Deadpan, from_targets
 from deepperformer.render.codec import Encoded
 from deepperformer.render.dataset import score_order
 from deepperformer.render.model import Renderer
+
+#: Plausible bounds of the TARGETS (velocity / 127, log beat-period ratio, timing s, log2 articulation):
+#: a safety net, so an undertrained or out-of-domain prediction cannot stretch a piece to hours.
+TARGET_LOW = np.array([1 / 127, -np.log(4.0), -0.5, -5.0], np.float32)
+TARGET_HIGH = np.array([1.0, np.log(4.0), 0.5, 3.0], np.float32)
 
 
 def window_starts(n: int, window: int, overlap: int) -> list[int]:
@@ -78,8 +84,8 @@ class ExpressiveRenderer:
             out[lo:hi] = pred[lo - s : hi - s]
             qs.append(float(q[0] * m.qpm_std + m.qpm_mean))
         values = np.empty_like(out)
-        values[order] = out
-        return values, float(np.exp(np.mean(qs)))
+        values[order] = np.clip(out, TARGET_LOW, TARGET_HIGH)
+        return values, float(np.clip(np.exp(np.mean(qs)), *QPM_RANGE))
 
     def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
         """Every note's codec parameters. The global tempo is ``qpm`` when given, else the model's; the

@@ -18,7 +18,7 @@ from deepperformer.core.performance import (
 )
 from deepperformer.core.score import SCORE_SUFFIXES, Score, load_score
 from deepperformer.core.tempo import check_qpm, estimate_tempo
-from deepperformer.render.codec import decode
+from deepperformer.render.codec import Encoded, decode
 from deepperformer.render.deadpan import deadpan
 from deepperformer.render.inference import ExpressiveRenderer
 
@@ -34,12 +34,13 @@ class Rendered:
 
 def render_score(
     score: Score, renderer: ExpressiveRenderer | None = None, performer: str | None = None, tempo: float | None = None
-) -> Performance:
-    """Stage 1 on a loaded score: the renderer's performance (the score needs its features), or
-    deadpan when ``renderer`` is None."""
+) -> tuple[Performance, Encoded | None]:
+    """Stage 1 on a loaded score: (the renderer's performance, its codec parameters; the score needs
+    its features), or (deadpan, None) when ``renderer`` is None."""
     if renderer is None:
-        return deadpan(score, qpm=tempo)
-    return decode(score, renderer.render(score, performer, tempo), source=score.source)
+        return deadpan(score, qpm=tempo), None
+    enc = renderer.render(score, performer, tempo)
+    return decode(score, enc, source=score.source), enc
 
 
 def load_input(
@@ -72,5 +73,5 @@ def load_input(
         )
 
     score = load_score(path, unfold=unfold, features=renderer is not None, parts=parts)
-    perf = render_score(score, renderer, performer, tempo)
+    perf, _ = render_score(score, renderer, performer, tempo)
     return Rendered(perf, estimate_tempo(perf, score), "score")

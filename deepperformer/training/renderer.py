@@ -36,9 +36,12 @@ def statistics(ds: NoteSegments) -> dict[str, np.ndarray]:
     x = np.concatenate([a["x"] for a in ds.arrays])
     y = np.concatenate([a["target"][a["known"]] for a in ds.arrays])
     q = np.log([ex.enc.qpm() for ex in ds.examples])
+    # A feature (nearly) constant in training -- a marking no training score has -- keeps its scale: divided
+    # by its tiny spread it would be a huge input on the first score that has the marking.
+    x_std = x.std(0)
     return dict(
         x_mean=x.mean(0),
-        x_std=x.std(0) + 1e-3,
+        x_std=np.where(x_std < 1e-2, 1.0, x_std),
         y_mean=y.mean(0),
         y_std=y.std(0) + 1e-3,
         qpm_mean=q.mean(),
