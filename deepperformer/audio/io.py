@@ -6,6 +6,9 @@ atomic (a temporary file renamed into place), 16-bit WAV or FLAC.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,25 @@ from deepperformer.core.errors import DeepPerformerError, require_file
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".opus", ".ogg", ".aif", ".aiff", ".au", ".caf", ".w64")
 
 
+@contextlib.contextmanager
+def _quiet_decoder():
+    """Silence what the C decoders print straight to file descriptor 2 (libmpg123 writes a line per
+    damaged mp3 frame): a damaged file gets our one-line error, not a screenful of theirs."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some embedding hosts): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_audio(path: str | Path, sample_rate: int = 16000, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Read a wav, flac, mp3 or opus file as mono float32 ``[S]`` at ``sample_rate``.
 
@@ -30,7 +52,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000, offset: float = 0.0, 
     if path.suffix.lower() not in AUDIO_SUFFIXES:
         raise DeepPerformerError(path, f"unsupported audio format {path.suffix!r} (use {', '.join(AUDIO_SUFFIXES)})")
     try:
-        with sf.SoundFile(str(path)) as f:
+        with _quiet_decoder(), sf.SoundFile(str(path)) as f:
             sr = f.samplerate
             start = int(round(offset * sr))
             if start > 0:
