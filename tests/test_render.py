@@ -185,3 +185,11 @@ def test_render_command_with_a_renderer(vienna, tmp_path, run_cli):
     assert code == 2 and "unknown performer 'nobody'" in err and not (tmp_path / "x.mid").exists()
     code, _, err = run_cli("render", score, "-o", tmp_path / "x.mid", "--renderer", ckpt, "--expressiveness", "9")
     assert code == 2 and "--expressiveness 9.0" in err
+
+
+def test_evaluate_prints_the_renderer_table(vienna, run_cli):
+    code, out, err = run_cli("evaluate", "renderer-baselines", "--manifest", vienna, "--split", "train")
+    assert code == 0, err
+    for row in ("| deadpan |", "| mean-curve |", "| basis-ridge |", "| human ceiling |"):
+        assert row in out
+    assert "3 performances" in out
