@@ -32,6 +32,8 @@ PARAMS = ("beat_period", "velocity", "timing", "articulation_log")
 PARAM_DTYPE = np.dtype([(p, "f8") for p in PARAMS])
 #: Grace notes have no written duration; the codec scores them against this many quarters.
 GRACE_QUARTERS = 0.125
+#: Performed durations are floored here before encoding (1 ms: shorter is a recording artefact).
+MIN_PERFORMED_SEC = 1e-3
 
 
 @dataclass
@@ -83,7 +85,8 @@ def encode(score: Score, perf: Performance, source=None) -> Encoded:
         score_onsets=sn["onset_quarter"].copy(),
         performed_onsets=pn["onset_sec"].astype(float),
         score_durations=_score_durations(sn).copy(),
-        performed_durations=pn["duration_sec"].astype(float).copy(),
+        # a zero-length performed note (some MIDI files hold them) would have articulation log2(0)
+        performed_durations=np.maximum(pn["duration_sec"].astype(float), MIN_PERFORMED_SEC),
     )
     params = np.zeros(len(s_rows), PARAM_DTYPE)
     for p in ("beat_period", "timing", "articulation_log"):
