@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ../shared/data
 
-.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic check-scores clean
+.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-renderer-piano check-scores clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,13 @@ prepare-bach-violin: $(STAMP)
 prepare-synthetic: $(STAMP)
 	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic --workers 2 \
 		--splits data/splits/synthetic.json
+
+# The aligned piano corpora the renderer learns from ((n)ASAP, Vienna 4x22, Batik; about 40 min here).
+prepare-renderer-piano: $(STAMP)
+	$(BIN)/deepperformer prepare nasap $(DATA)/nasap -o prepared/nasap --workers 2 --splits data/splits/nasap.json
+	$(BIN)/deepperformer prepare vienna4x22 $(DATA)/vienna4x22 -o prepared/vienna4x22 --workers 2 \
+		--splits data/splits/vienna4x22.json
+	$(BIN)/deepperformer prepare batik $(DATA)/batik -o prepared/batik --workers 2 --splits data/splits/batik.json
 
 check-scores: $(STAMP)
 	$(BIN)/deepperformer check-scores $(DATA) -o prepared/score-check.csv
