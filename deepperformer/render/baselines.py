@@ -24,9 +24,8 @@ from deepperformer.core.score import Score
 from deepperformer.render.codec import PARAM_DTYPE, Encoded, encode
 from deepperformer.render.corpus import Example
 from deepperformer.render.deadpan import deadpan
+from deepperformer.render.targets import TARGETS, targets_of
 
-#: What the learnt renderers predict per note, in this column order.
-TARGETS = ("velocity", "log_bp_ratio", "timing", "articulation_log")
 DOWNBEAT = "metrical_strength_feature.metrical_strength_downbeat"
 
 
@@ -37,9 +36,7 @@ def reference_qpm(score: Score, default: float) -> float:
 
 def targets(ex: Example) -> np.ndarray:
     """``[M, len(TARGETS)]`` float32 for the performed notes ``ex.enc.rows``."""
-    p = ex.enc.params
-    ref_bp = 60.0 / ex.enc.qpm()
-    return np.stack([p["velocity"], np.log(p["beat_period"] / ref_bp), p["timing"], p["articulation_log"]], 1).astype(np.float32)
+    return targets_of(ex.enc)
 
 
 def from_targets(score: Score, values: np.ndarray, qpm: float) -> Encoded:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from deepperformer.core.errors import DeepPerformerError
@@ -18,6 +19,7 @@ from deepperformer.core.performance import Performance
 from deepperformer.core.score import Score
 from deepperformer.data.manifest import read_manifest
 from deepperformer.render.codec import Encoded, encode
+from deepperformer.render.targets import plausible
 
 
 @dataclass
@@ -61,8 +63,10 @@ def load_examples(
             )
         perf = Performance.load(root / r.performance)
         try:
-            enc = encode(score, perf, source=root / r.performance)
+            enc = plausible(encode(score, perf, source=root / r.performance))  # alignment errors out
         except DeepPerformerError:
             continue  # too short to have a tempo: nothing to learn
+        if len(np.unique(score.notes["onset_quarter"][enc.rows])) < 2:
+            continue
         out.append(Example(r.recording, r.dataset, r.piece, r.performer, r.instrument, r.split, score, enc, perf.pedal))
     return out

@@ -12,8 +12,9 @@ import torch
 from torch.utils.data import Dataset
 
 from deepperformer.core.performers import PerformerVocab
-from deepperformer.render.baselines import TARGETS, targets
+from deepperformer.render.baselines import targets
 from deepperformer.render.corpus import Example
+from deepperformer.render.targets import TARGETS
 
 
 def score_order(score) -> np.ndarray:

@@ -22,11 +22,7 @@ from deepperformer.render.baselines import Deadpan, from_targets
 from deepperformer.render.codec import Encoded
 from deepperformer.render.dataset import score_order
 from deepperformer.render.model import Renderer
-
-#: Plausible bounds of the TARGETS (velocity / 127, log beat-period ratio, timing s, log2 articulation):
-#: a safety net, so an undertrained or out-of-domain prediction cannot stretch a piece to hours.
-TARGET_LOW = np.array([1 / 127, -np.log(4.0), -0.5, -5.0], np.float32)
-TARGET_HIGH = np.array([1.0, np.log(4.0), 0.5, 3.0], np.float32)
+from deepperformer.render.targets import TARGET_HIGH, TARGET_LOW
 
 
 def window_starts(n: int, window: int, overlap: int) -> list[int]:
