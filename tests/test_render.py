@@ -125,6 +125,12 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert "resuming" in out
     ckpt = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
     assert ckpt["stage"] == "renderer" and ckpt["provenance"]["steps"] == 4
+    code, out, err = run_cli(
+        *base, "--set", f"init_from={tmp_path / 'r' / 'model.pt'}", "--max-steps", "1", "-o", tmp_path / "r2"
+    )
+    assert code == 0, err
+    assert "renderer initialised from" in out  # goes on from the exported weights (a new session)
+    assert torch.load(tmp_path / "r2" / "model.pt", weights_only=True)["provenance"]["init_from_steps"] == 4
     assert "validation_renderer_velocity_r" in ckpt["provenance"]["metrics"] or not ckpt["provenance"]["validation_performances"]
     r = load_renderer(tmp_path / "r" / "model.pt")
     score = load_score(DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)

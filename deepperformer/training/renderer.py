@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import write_text
-from deepperformer.core.checkpoint import export_checkpoint
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.baselines import Deadpan
@@ -92,7 +92,14 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
         task = RendererTask({**recipe["model"], "n_features": len(names)}, performers.to_list(), **optim)
     except (ValueError, TypeError) as e:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
-    if not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
+    init = recipe.get("init_from")
+    init_ckpt = load_checkpoint(Path(init), "renderer") if init else None
+    if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():  # going on from exported weights
+        if tuple(init_ckpt["config"]["feature_names"]) != names or init_ckpt["performer_vocab"] != performers.to_list():
+            raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
+        task.model.load_state_dict(init_ckpt["state_dict"])  # statistics included: they are buffers
+        log(f"renderer initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
+    elif not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
         task.model.set_statistics(**statistics(train_set))
     bs = int(data.get("batch_size", 16))
     workers = int(data.get("num_workers", 0))
@@ -131,6 +138,9 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
             "licence": recipe.get("licence", ""),
+            "init_from": str(init) if init else None,
+            "init_from_sha256": file_sha256(Path(init)) if init else None,
+            "init_from_steps": init_ckpt["provenance"].get("steps") if init_ckpt else None,
             "recipe": recipe,
         },
     )
