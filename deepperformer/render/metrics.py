@@ -64,6 +64,13 @@ def compare(rendered: Encoded, human: Encoded) -> dict[str, float]:
 HUMAN = "human ceiling"
 
 
+def _as_performer(system, performer: str) -> str | None:
+    """The human performance's performer when the system knows them, else its default (a pianist met
+    only in the test pieces has no embedding to play as)."""
+    known = getattr(system, "performers", None)
+    return performer if known is None or performer in known else None
+
+
 def evaluate_renderers(systems: list, test: list[Example], min_performances: int = 3) -> dict[str, list[dict]]:
     """{system name: one dict of figures per test performance}, plus HUMAN. Pieces with fewer than
     ``min_performances`` human performances are left out (the ceiling needs others to compare with)."""
@@ -75,7 +82,7 @@ def evaluate_renderers(systems: list, test: list[Example], min_performances: int
     out[HUMAN] = []
     for ex in kept:
         for s in systems:
-            out[s.name].append(compare(s.render(ex.score, ex.performer), ex.enc) | {"recording": ex.recording})
+            out[s.name].append(compare(s.render(ex.score, _as_performer(s, ex.performer)), ex.enc) | {"recording": ex.recording})
         others = [compare(o.enc, ex.enc) for o in by_piece[ex.piece] if o is not ex]
         if others:
             out[HUMAN].append({k: float(np.mean([o[k] for o in others])) for k in others[0]} | {"recording": ex.recording})
