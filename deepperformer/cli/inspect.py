@@ -58,6 +58,8 @@ def cmd_info(a) -> int:
         print(f"performers: {', '.join(ckpt['performer_vocab'])}")
     if prov.get("adversarial_steps") is not None:
         print(f"adversarial steps: {prov['adversarial_steps']} (the rest: generator warm-up)")
+    if prov.get("exported_step") not in (None, prov.get("steps")):
+        print(f"exported weights: step {prov['exported_step']} (the best validation log-mel MSE of the run)")
     print(
         f"trained: {prov.get('steps')} steps, batch {prov.get('batch_size')}, {prov.get('seconds_per_step')} "
         f"s/step on {prov.get('device')}"
