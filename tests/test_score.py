@@ -50,6 +50,13 @@ def test_repeats_partitura_cannot_unfold_fall_back_with_a_warning(data_dir, monk
     assert "deepperformer: warning: " in err and "played as written" in err and "Traceback" not in err
 
 
+def test_multi_part_kern_with_a_modal_key_merges(data_dir):
+    # partitura keeps "*G:mix" as a bare KernElement without an end; merge_parts used to fail on it
+    # (a third of the kern files in the music21 corpus: Palestrina, Beethoven quartets)
+    s = load_score(data_dir / "scores" / "duet.krn")
+    assert len(s) == 8 and sorted(set(s.notes["pitch"].tolist())) == [55, 57, 59, 67, 69, 71]
+
+
 @pytest.mark.parametrize("name,n_notes", [("minuet.mxl", 8), ("minuet.krn", 7), ("minuet.mei", 8), ("minuet.mid", 8)])
 def test_other_formats(data_dir, name, n_notes):
     s = load_score(data_dir / "scores" / name, unfold="none")

@@ -199,6 +199,15 @@ def _select(parts: list, wanted: list[str], path: Path) -> list:
     return [parts[k - 1] for k in sorted(chosen)]
 
 
+def _drop_unanchored(part) -> None:
+    """Remove timeline objects without an end from ``part``. partitura's kern reader leaves its own
+    ``KernElement`` bookkeeping objects in the timeline, and ``merge_parts`` fails on them (a third of
+    the kern files in the music21 corpus). They carry no notes or directions."""
+    for e in list(part.iter_all()):
+        if not hasattr(e, "end"):
+            part.remove(e, which="start")
+
+
 def _load_merged_part(path: Path, parts: list[str] | None = None):
     import partitura as pt
 
@@ -207,7 +216,17 @@ def _load_merged_part(path: Path, parts: list[str] | None = None):
         selected = _select(selected, parts, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        part = pt.score.merge_parts(selected) if len(selected) > 1 else selected[0]
+        if len(selected) > 1:
+            for p in selected:
+                _drop_unanchored(p)
+            try:
+                part = pt.score.merge_parts(selected)
+            except Exception as e:  # noqa: BLE001 - partitura raises many kinds on unusual part structures
+                raise DeepPerformerError(
+                    path, f"cannot merge its parts ({type(e).__name__}: {_first_line(e)}); choose one with --part"
+                ) from None
+        else:
+            part = selected[0]
         if not any(True for _ in part.iter_all(pt.score.Note, include_subclasses=True)):
             raise DeepPerformerError(path, "score has no notes")
     return part

@@ -1,7 +1,11 @@
-"""Load every score of the datasets at hand and report which load and which fail (and why).
+"""Load every score of the datasets at hand, or of any folder of scores, and report which load and which
+fail (and why).
 
 Each dataset's scores are read the way its alignments need them: (n)ASAP, Batik and Bach Violin
-unfolded maximally, Vienna 4x22 as written.
+unfolded maximally, Vienna 4x22 as written. Any other folder (the corpus in the music21 wheel, a user's
+collection) is searched recursively for score files, read as ``synthesize`` reads them. For every
+file that fails, partitura alone is tried too: the pass rate that matters is over the files partitura
+itself can read.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from tqdm import tqdm
 
 from deepperformer.core.atomic import atomic_path
 from deepperformer.core.errors import DeepPerformerError
-from deepperformer.core.score import load_score
+from deepperformer.core.score import SCORE_SUFFIXES, load_score
 from deepperformer.data import match_corpus, nasap
 from deepperformer.data.base import read_csv_rows
 
@@ -36,25 +40,50 @@ def score_files(root: Path, work: Path) -> list[tuple[str, Path, str]]:
         out += [("batik", p, "maximal") for p in sorted((broot / "scores").glob("*.musicxml"))]
     if (root / "bach-violin" / "scores").is_dir():
         out += [("bach-violin", p, "maximal") for p in sorted((root / "bach-violin" / "scores").glob("*/*.mxl"))]
+    if not out:  # any folder of scores
+        out = [("folder", p, "maximal") for p in sorted(root.rglob("*")) if p.suffix.lower() in SCORE_SUFFIXES and p.is_file()]
     if not out:
-        raise DeepPerformerError(root, "unknown layout: no nasap/, vienna4x22/, batik/ or bach-violin/ scores found")
+        raise DeepPerformerError(root, "no score files found (nor nasap/, vienna4x22/, batik/ or bach-violin/)")
     return out
 
 
-def _check(item: tuple[str, Path, str]) -> tuple[str, str, str, int, str]:
+def _partitura_reads(path: Path) -> bool:
+    import warnings
+
+    import partitura as pt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pt.load_score(str(path))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means partitura cannot read it either
+            return False
+
+
+def _check(item: tuple[str, Path, str]) -> tuple[str, str, str, int, str, bool]:
+    """(dataset, path, unfold, notes, error, partitura alone reads it)."""
+    import warnings
+
     dataset, path, unfold = item
     if not path.exists():
-        return dataset, str(path), unfold, 0, f"{path}: score file not found"
+        return dataset, str(path), unfold, 0, f"{path}: score file not found", False
     try:
-        return dataset, str(path), unfold, len(load_score(path, unfold=unfold)), ""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a repeat fallback is a warning, and the file loads
+            return dataset, str(path), unfold, len(load_score(path, unfold=unfold)), "", True
     except DeepPerformerError as e:
-        return dataset, str(path), unfold, 0, str(e)
+        return dataset, str(path), unfold, 0, str(e), _partitura_reads(path)
     except Exception as e:  # report, do not stop: this is a survey
-        return dataset, str(path), unfold, 0, f"{path}: unexpected error ({type(e).__name__}: {e})"
+        return dataset, str(path), unfold, 0, f"{path}: unexpected error ({type(e).__name__}: {e})", _partitura_reads(path)
 
 
-def check_scores(root: Path, out_csv: Path | None, work: Path, workers: int = 1) -> dict:
+def check_scores(root: Path, out_csv: Path | None, work: Path, workers: int = 1, sample: int | None = None) -> dict:
+    """Load the scores (``sample``: at most that many, evenly spaced); -> counts per dataset, errors,
+    and the pass rate over the files partitura itself reads."""
     items = score_files(root, work)
+    if sample and sample < len(items):
+        items = [items[round(i * (len(items) - 1) / max(sample - 1, 1))] for i in range(sample)]
     results = []
     with tqdm(total=len(items), desc="load scores", unit="score", dynamic_ncols=True) as bar:
         if workers > 1:
@@ -69,9 +98,18 @@ def check_scores(root: Path, out_csv: Path | None, work: Path, workers: int = 1)
     if out_csv:
         with atomic_path(out_csv) as tmp, open(tmp, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["dataset", "path", "unfold", "notes", "error"])
+            w.writerow(["dataset", "path", "unfold", "notes", "error", "partitura_reads"])
             w.writerows(results)
     ok, failed = Counter(), Counter()
-    for d, _, _, _, err in results:
+    for d, _, _, _, err, _ in results:
         (failed if err else ok)[d] += 1
-    return {"ok": dict(ok), "failed": dict(failed), "errors": [r[4] for r in results if r[4]]}
+    readable = [r for r in results if r[5]]
+    rate = sum(1 for r in readable if not r[4]) / len(readable) if readable else float("nan")
+    return {
+        "ok": dict(ok),
+        "failed": dict(failed),
+        "errors": [r[4] for r in results if r[4]],
+        "partitura_reads": len(readable),
+        "pass_rate": rate,
+        "failed_partitura_reads": [r[4] for r in readable if r[4]],
+    }
