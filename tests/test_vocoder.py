@@ -357,7 +357,7 @@ def test_adversarial_training_goes_on_from_exported_weights(corpus, tmp_path, ru
     assert code == 0, err
     assert "discriminators initialised from" in out
     prov = torch.load(second / "model.pt", weights_only=True)["provenance"]
-    assert prov["generator_steps"] == 3 and prov["adversarial_steps"] == 1
+    assert prov["total_steps"] == 3 and prov["adversarial_steps"] == 1
     # the state loads only into the same discriminators
     task = VocoderTask(VocoderConfig(upsample_initial_channel=16).to_dict(), discriminator=dict(mpd_width=0.5))
     from deepperformer.core.errors import DeepPerformerError

@@ -17,6 +17,7 @@ from deepperformer.acoustic.metrics import masked_mse
 from deepperformer.acoustic.model import AcousticConfig, AcousticModel
 from deepperformer.core.plots import save_mel_comparison
 from deepperformer.data.notes import NoteBatch
+from deepperformer.networks.schedules import warmup_inverse_sqrt
 
 
 class StageTwoTask(L.LightningModule):
@@ -67,16 +68,7 @@ class StageTwoTask(L.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         opt = torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), eps=1e-9, weight_decay=h.weight_decay)
-        warm = max(1, h.warmup_steps)
-
-        def schedule(step: int) -> float:
-            step = step + 1
-            return min(step / warm, (warm / step) ** 0.5)
-
-        return {
-            "optimizer": opt,
-            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
-        }
+        return {"optimizer": opt, "lr_scheduler": warmup_inverse_sqrt(opt, h.warmup_steps)}
 
 
 class AcousticTask(StageTwoTask):

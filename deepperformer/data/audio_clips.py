@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.core.seeding import draw_rng
 from deepperformer.data.clips import check_manifest_mel_config
 from deepperformer.data.manifest import ClipRow, read_manifest
 
@@ -68,11 +69,12 @@ class AudioClipDataset(Dataset):
             return self.mel_dirs[root] / f"{row.recording}.npy"
         return root / row.mel
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, key) -> dict:
+        i, rng = draw_rng(key)  # an index, or a Draw: the index and the seed of its crop
         root, r = self.rows[i]
         f0, f1 = r.start_frame, r.end_frame
         if self.segment_frames:
-            f0 += int(np.random.randint(0, f1 - f0 - self.segment_frames + 1))
+            f0 += int(rng.integers(0, f1 - f0 - self.segment_frames + 1))
             f1 = f0 + self.segment_frames
         mel = np.load(self.mel_path(root, r), mmap_mode="r")[f0:f1].astype(np.float32)
         hop = self.mel_config.hop_length

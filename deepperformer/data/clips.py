@@ -14,6 +14,7 @@ from deepperformer.audio.mel import MelConfig
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performance import Performance
 from deepperformer.core.performers import PerformerVocab
+from deepperformer.core.seeding import draw_rng
 from deepperformer.data.manifest import ClipRow, read_manifest
 from deepperformer.data.notes import NoteBatch, collate_notes, note_arrays
 
@@ -83,11 +84,12 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, key) -> dict:
+        i, rng = draw_rng(key)  # an index, or a Draw: the index and the seed of its crop
         root, r = self.rows[i]
         f0, f1 = r.start_frame, r.end_frame
         if self.segment_frames and f1 - f0 > self.segment_frames:
-            f0 += int(np.random.randint(0, f1 - f0 - self.segment_frames + 1))
+            f0 += int(rng.integers(0, f1 - f0 - self.segment_frames + 1))
             f1 = f0 + self.segment_frames
         mel = np.load(root / r.mel, mmap_mode="r")[f0:f1].astype(np.float32)
         start = r.start_sec + (f0 - r.start_frame) * self.mel_config.frame_seconds

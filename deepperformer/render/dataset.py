@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from deepperformer.core.performers import PerformerVocab
+from deepperformer.core.seeding import draw_rng
 from deepperformer.render.baselines import targets
 from deepperformer.render.corpus import Example
 from deepperformer.render.targets import TARGETS
@@ -68,12 +69,13 @@ class NoteSegments(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, k: int) -> dict:
+    def __getitem__(self, key) -> dict:
+        k, rng = draw_rng(key)  # an index, or a Draw: the index and the seed of its crop
         i, start = self.index[k]
         a, ex = self.arrays[i], self.examples[i]
         n = len(a["onset"])
         if self.random and n > self.segment:
-            start = int(np.random.randint(0, n - self.segment + 1))
+            start = int(rng.integers(0, n - self.segment + 1))
         sl = slice(start, start + self.segment)
         return {
             **{key: v[sl] for key, v in a.items()},

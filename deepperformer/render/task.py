@@ -13,6 +13,7 @@ import lightning as L
 import torch
 from torchmetrics import SumMetric
 
+from deepperformer.networks.schedules import warmup_inverse_sqrt
 from deepperformer.render.model import N_TARGETS, Renderer, RendererConfig
 
 
@@ -39,7 +40,7 @@ class RendererTask(L.LightningModule):
         m = self.model
         y = (batch["target"] - m.y_mean) / m.y_std
         known = batch["known"][..., None].to(y.dtype)
-        mu, logvar = m.posterior(batch["x"], batch["onset"], batch["mask"], y * known)
+        mu, logvar = m.posterior(batch["x"], batch["onset"], batch["mask"], y * known, batch["log_qpm"])
         if z_mode == "sample":
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         elif z_mode == "mean":
@@ -82,12 +83,4 @@ class RendererTask(L.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         opt = torch.optim.AdamW(self.model.parameters(), lr=h.lr, betas=tuple(h.betas), weight_decay=h.weight_decay)
-
-        def schedule(step: int) -> float:  # linear warm-up, then inverse square root decay
-            step = max(step, 1)
-            return min(step / h.warmup_steps, (h.warmup_steps / step) ** 0.5)
-
-        return {
-            "optimizer": opt,
-            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
-        }
+        return {"optimizer": opt, "lr_scheduler": warmup_inverse_sqrt(opt, h.warmup_steps)}

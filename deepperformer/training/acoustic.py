@@ -21,7 +21,8 @@ from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.data.clips import ClipDataset, collate_clips, performer_vocab
-from deepperformer.training.fit import file_sha256, fit_resumably
+from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance
+from deepperformer.training.sampling import step_loader
 
 
 def mean_log_mel(dataset: ClipDataset, max_clips: int = 200) -> torch.Tensor:
@@ -96,7 +97,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
     loader_args = dict(
         batch_size=int(data.get("batch_size", 16)), collate_fn=collate_clips, num_workers=workers, persistent_workers=workers > 0
     )
-    train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > loader_args["batch_size"], **loader_args)
+    train_loader = step_loader(train_set, loader_args["batch_size"], int(tr.get("seed", 0)), collate_clips, workers)
     val_loader = DataLoader(val_set, shuffle=False, **loader_args)
 
     try:
@@ -143,9 +144,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "device": str(trainer.strategy.root_device),
             "metrics": {"validation_logmel_mse": round(val_mse, 6)},
             "tempo_bins_seen": _tempo_bins_seen(task.model, train_set),
-            "init_from": str(init) if init else None,
-            "init_from_sha256": file_sha256(Path(init)) if init else None,
-            "init_from_steps": init_ckpt["provenance"].get("steps") if init_ckpt else None,
+            **init_provenance(init, init_ckpt, int(trainer.global_step)),
             "recipe": recipe,
         },
     )

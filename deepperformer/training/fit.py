@@ -1,7 +1,8 @@
 """Fitting any stage with Lightning: resumable runs, step timing, file hashes for provenance.
 
-Every training command (acoustic, baseline, vocoder) goes through :func:`fit_resumably`, so a run
-killed at any moment continues from ``ckpt/last.ckpt`` with the same command.
+Every training command (acoustic, baseline, vocoder, renderer) goes through :func:`fit_resumably`, so
+a run killed at any moment continues from ``ckpt/last.ckpt`` with the same command, and (with the
+step-indexed batches of :mod:`deepperformer.training.sampling`) on the same loss curve.
 """
 
 from __future__ import annotations
@@ -13,10 +14,34 @@ from pathlib import Path
 import torch
 
 from deepperformer.core.atomic import write_text
+from deepperformer.training.sampling import StepBatchSampler, step_seeding
 
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def total_steps(provenance: dict) -> int:
+    """An exported model's steps through every ``init_from`` before it. Exports that did not record
+    ``total_steps`` go back one start: ``init_from_steps`` + ``steps`` (vocoders: ``generator_steps``)."""
+    for key in ("total_steps", "generator_steps"):
+        if provenance.get(key) is not None:
+            return int(provenance[key])
+    return int(provenance.get("init_from_steps") or 0) + int(provenance.get("steps") or 0)
+
+
+def init_provenance(init: str | Path | None, init_ckpt: dict | None, steps: int) -> dict:
+    """What every exported model records of the run it went on from (``init_from``), and its total
+    steps: this run's ``steps`` plus all the steps before it."""
+    if not init:
+        return {"init_from": None, "init_from_sha256": None, "init_from_steps": None, "total_steps": int(steps)}
+    prov = init_ckpt["provenance"]
+    return {
+        "init_from": str(init),
+        "init_from_sha256": file_sha256(Path(init)),
+        "init_from_steps": prov.get("steps"),
+        "total_steps": total_steps(prov) + int(steps),
+    }
 
 
 def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_clip: float | None, log=print):
@@ -45,6 +70,11 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
         log(f"resuming from {resume}")
         start_step = int(torch.load(resume, map_location="cpu", weights_only=False)["global_step"])
     callbacks = [ckpt_cb, _timing_callback(run_dir, start_step, t0)]
+    sampler = getattr(train_loader, "batch_sampler", None)
+    if isinstance(sampler, StepBatchSampler):  # batches, crops and dropout as functions of the step
+        callbacks.append(step_seeding(sampler, int(tr.get("seed", 0))))
+        # Lightning cannot resume an ordinary loader mid-epoch; this one resumes through the callback's state
+        warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     if tr.get("keep_best"):  # the lowest validation log-mel MSE so far, as ckpt/best.ckpt (GANs swing)
         callbacks.append(
             ModelCheckpoint(

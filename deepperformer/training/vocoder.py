@@ -22,7 +22,8 @@ from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.pipeline.predicted_mels import cache_predicted_mels
-from deepperformer.training.fit import file_sha256, fit_resumably
+from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance
+from deepperformer.training.sampling import step_loader
 from deepperformer.vocoders.build import vocoder_config
 from deepperformer.vocoders.metrics import copy_synthesis_errors
 from deepperformer.vocoders.task import VocoderTask
@@ -61,14 +62,6 @@ def load_discriminator_state(path: Path, discriminator) -> int:
         raise DeepPerformerError(path, "its discriminators differ from the recipe's discriminator section")
     discriminator.load_state_dict({k: v.float() for k, v in state["state_dict"].items()})
     return int(state["steps"])
-
-
-def generator_steps(provenance: dict) -> int:
-    """An exported vocoder's generator steps through every ``init_from`` before it (exports before
-    ``generator_steps`` was recorded went back one start at most: ``init_from_steps`` + ``steps``)."""
-    if provenance.get("generator_steps") is not None:
-        return int(provenance["generator_steps"])
-    return int(provenance.get("init_from_steps") or 0) + int(provenance.get("steps") or 0)
 
 
 def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
@@ -115,12 +108,11 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         d_init = recipe.get("init_discriminator_from")
         if d_init:
             log(f"discriminators initialised from {d_init} ({load_discriminator_state(Path(d_init), task.discriminator)} steps)")
-    init_total = generator_steps(init_ckpt["provenance"]) if init else 0  # the generator's steps before this run
 
     workers = int(data.get("num_workers", 0))
     bs = int(data.get("batch_size", 16))
     loader_args = dict(collate_fn=collate_audio, num_workers=workers, persistent_workers=workers > 0)
-    train_loader = DataLoader(train_set, batch_size=bs, shuffle=True, drop_last=len(train_set) > bs, **loader_args)
+    train_loader = step_loader(train_set, bs, int(tr.get("seed", 0)), collate_audio, workers)
     val_loader = DataLoader(val_set, batch_size=int(data.get("validation_batch_size", 4)), shuffle=False, **loader_args)
     trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, None, log)
     if not trainer.is_global_zero:
@@ -153,12 +145,10 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         provenance={
             "data": [{"manifest": str(m), "sha256": file_sha256(m)} for m in manifests],
             "predicted_mels_from": str(acoustic) if acoustic else None,
-            "init_from": str(init) if init else None,
             # the files behind those paths may be replaced later (shipped checkpoints are): their hashes say which
             "predicted_mels_from_sha256": file_sha256(Path(acoustic)) if acoustic else None,
-            "init_from_sha256": file_sha256(Path(init)) if init else None,
-            "init_from_steps": init_steps,  # steps = this run's steps; the generator has init_from_steps + steps
-            "generator_steps": init_total + exported_step,  # through every init_from before this run
+            # init_from, its hash and steps; total_steps: the generator's through every run before, to the exported weights
+            **init_provenance(init, init_ckpt, exported_step),
             "exported_step": exported_step,  # the best validation step with trainer.keep_best, else the last
             "init_discriminator_from": recipe.get("init_discriminator_from"),
             "train_clips": len(train_set),
