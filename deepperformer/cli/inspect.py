@@ -45,6 +45,7 @@ def cmd_performers(a) -> int:
 
 def cmd_info(a) -> int:
     from deepperformer.core.checkpoint import STAGES, load_checkpoint
+    from deepperformer.core.performers import PerformerVocab
 
     ckpt = load_checkpoint(a.checkpoint, STAGES)
     prov, cfg = ckpt["provenance"], ckpt["config"]
@@ -55,7 +56,7 @@ def cmd_info(a) -> int:
         f"{ckpt['format_version']}"
     )
     if ckpt["performer_vocab"]:
-        print(f"performers: {', '.join(ckpt['performer_vocab'])}")
+        print(f"performers: {PerformerVocab(ckpt['performer_vocab']).listing(20)}")
     if prov.get("adversarial_steps") is not None:
         print(f"adversarial steps: {prov['adversarial_steps']} (the rest: generator warm-up)")
     if prov.get("exported_step") not in (None, prov.get("steps")):
@@ -64,6 +65,8 @@ def cmd_info(a) -> int:
         f"trained: {prov.get('steps')} steps, batch {prov.get('batch_size')}, {prov.get('seconds_per_step')} "
         f"s/step on {prov.get('device')}"
     )
+    if prov.get("total_steps") not in (None, prov.get("steps")):
+        print(f"total: {prov['total_steps']} steps through every run it went on from")
     if prov.get("init_from"):
         sha = prov.get("init_from_sha256")
         print(
@@ -73,10 +76,13 @@ def cmd_info(a) -> int:
     if prov.get("predicted_mels_from"):
         print(f"on the teacher-forced mels of: {prov['predicted_mels_from']}")
     for d in prov.get("data", []):
+        unit = "clips" if "train_clips" in prov else "performances"
         print(
-            f"data: {d['manifest']} (sha256 {d['sha256'][:12]}), {prov.get('train_clips')} train / "
-            f"{prov.get('validation_clips')} validation clips"
+            f"data: {d['manifest']} (sha256 {d['sha256'][:12]}), {prov.get('train_' + unit)} train / "
+            f"{prov.get('validation_' + unit)} validation {unit}"
         )
     for k, v in prov.get("metrics", {}).items():
         print(f"{k}: {v}")
+    for axis, d in cfg.get("directions", {}).items():
+        print(f"direction {axis}: held-out classifier accuracy {d['accuracy']}, step {d['scale']:.3f}")
     return 0

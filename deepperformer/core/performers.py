@@ -22,7 +22,7 @@ class PerformerVocab:
     >>> v.index("glenn-gould", source="model.pt")
     Traceback (most recent call last):
     ...
-    deepperformer.core.errors.DeepPerformerError: model.pt: unknown performer 'glenn-gould' (this model knows: \
+    deepperformer.core.errors.DeepPerformerError: model.pt: unknown performer 'glenn-gould' (this model knows \
 piano-fluidr3, piano-musescore; see `deepperformer performers`)
     """
 
@@ -47,10 +47,20 @@ piano-fluidr3, piano-musescore; see `deepperformer performers`)
         if name not in self._rows:
             raise DeepPerformerError(
                 source,
-                f"unknown performer {name!r} (this model knows: {', '.join(self.names) or 'nobody'}; "
-                "see `deepperformer performers`)",
+                f"unknown performer {name!r} (this model knows {self.listing()}; see `deepperformer performers`)",
             )
         return self._rows[name]
+
+    def listing(self, limit: int = 12) -> str:
+        """The names for a message, the first ``limit`` and how many more.
+
+        >>> PerformerVocab(["a", "b", "c"]).listing(2)
+        'a, b and 1 more'
+        """
+        if not self.names:
+            return "nobody"
+        more = len(self.names) - limit
+        return ", ".join(self.names[:limit]) + (f" and {more} more" if more > 0 else "")
 
     def get(self, name: str, default: int | None = None) -> int | None:
         """Embedding row of ``name``, or ``default`` when unknown (for corpora that mix performers)."""

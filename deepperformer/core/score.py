@@ -72,6 +72,8 @@ class Score:
     ``tempos``: structured array of TEMPO_DTYPE sorted by onset, ``[K]`` (may be empty).
     ``features``: the renderer's score features of the notes (``load_score(..., features=True)``;
     :mod:`deepperformer.core.score_features`), rows in ``notes`` order; None when not computed.
+    ``bars``: ``[N]`` int, the bar (measure) number printed in the score for each note, in ``notes``
+    order (a repeated bar keeps its number on every pass); None for scores saved without it.
     """
 
     notes: np.ndarray
@@ -79,6 +81,7 @@ class Score:
     source: str = ""
     title: str = ""
     features: FeatureTable | None = None
+    bars: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.notes)
@@ -95,6 +98,8 @@ class Score:
             extra = dict(
                 feature_values=f.values, feature_names=np.array(f.names, dtype=str), feature_failed=np.array(f.failed, dtype=str)
             )
+        if self.bars is not None:
+            extra["bars"] = self.bars
         save_npz(path, notes=self.notes, tempos=self.tempos, source=np.array(self.source), title=np.array(self.title), **extra)
 
     @classmethod
@@ -105,7 +110,8 @@ class Score:
                 features = FeatureTable(
                     z["notes"]["id"], z["feature_values"], tuple(z["feature_names"].tolist()), tuple(z["feature_failed"].tolist())
                 )
-            return cls(z["notes"], z["tempos"], str(z["source"]), str(z["title"]), features)
+            bars = z["bars"] if "bars" in z else None
+            return cls(z["notes"], z["tempos"], str(z["source"]), str(z["title"]), features, bars)
 
 
 def load_score(path: str | Path, unfold: str = "maximal", features: bool = False, parts: list[str] | None = None) -> Score:
@@ -278,6 +284,7 @@ def score_from_part(part, source: str = "", features: bool = False) -> Score:
         notes[f] = na[f]
     notes["is_grace"] = na["is_grace"].astype(bool)
     notes["grace_order"] = np.where(notes["is_grace"], na["local_grace_order"], -1)
+    bars = _bar_numbers(part, na["onset_div"])
 
     # Dynamics: the latest constant-loudness marking (p, mf, ...) at or before each onset.
     marks = sorted(
@@ -314,7 +321,27 @@ def score_from_part(part, source: str = "", features: bool = False) -> Score:
         row = {nid: i for i, nid in enumerate(ft.ids)}
         rows = np.array([row[nid] for nid in notes["id"][order]], dtype=np.int64)
         table = FeatureTable(notes["id"][order], ft.values[rows], ft.names, ft.failed)
-    return Score(notes[order], tempo_arr, source=source, title=str(getattr(part, "part_name", "") or ""), features=table)
+    return Score(
+        notes[order],
+        tempo_arr,
+        source=source,
+        title=str(getattr(part, "part_name", "") or ""),
+        features=table,
+        bars=None if bars is None else bars[order],
+    )
+
+
+def _bar_numbers(part, onset_div: np.ndarray) -> np.ndarray | None:
+    """``[N]`` printed bar numbers of notes at ``onset_div``; None when the part has no bars (MIDI
+    read as a score may have none)."""
+    import partitura as pt
+
+    if next(iter(part.iter_all(pt.score.Measure)), None) is None:
+        return None
+    try:
+        return np.asarray(part.measure_number_map(onset_div), dtype=np.int64)
+    except Exception:  # noqa: BLE001 -- partitura fails on some odd measure layouts; bars are optional
+        return None
 
 
 def score_from_ticks(

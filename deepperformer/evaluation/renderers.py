@@ -7,6 +7,7 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from deepperformer.render.baselines import BasisRidge, Deadpan, MeanCurve
+from deepperformer.render.controls import direction_shares, format_controls, performer_share
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
 
@@ -39,11 +40,17 @@ def format_renderer_table(summary: dict[str, dict[str, float]], n: int) -> str:
 
 
 def renderer_report(
-    renderers: list, manifests: list, split: str = "test", instrument: str = "piano", min_performances: int = 3
+    renderers: list,
+    manifests: list,
+    split: str = "test",
+    instrument: str = "piano",
+    min_performances: int = 3,
+    controls: bool = True,
 ) -> tuple[str, dict]:
     """The renderer table on ``split`` of ``manifests``: deadpan, the mean curve and the basis ridge
     (fitted on the training split), the given renderers, and the human ceiling; then, for each
-    renderer, its Wilcoxon comparison with each baseline. -> (markdown, per-performance results)."""
+    renderer, its Wilcoxon comparison with each baseline, and (``controls``) its control checks
+    (:mod:`deepperformer.render.controls`) over the split's pieces. -> (markdown, per-performance results)."""
     train = load_examples(manifests, ("train",), instrument, progress=True)
     test = load_examples(manifests, (split,), instrument, progress=True)
     baselines = [Deadpan(), MeanCurve().fit(train), BasisRidge().fit(train)]
@@ -59,4 +66,8 @@ def renderer_report(
         for b in baselines:
             w = wins(results, r.name, b.name)
             lines.append(f"{r.name} vs {b.name}: " + ", ".join(f"{f} r {d:+.3f} (p={p:.3g})" for f, (d, p) in w.items()))
+    if controls:
+        scores = list({ex.piece: ex.score for ex in test}.values())
+        for r in renderers:
+            lines += ["", format_controls(r.name, direction_shares(r, scores), performer_share(r, test))]
     return "\n".join(lines), results

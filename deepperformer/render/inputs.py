@@ -20,6 +20,7 @@ from deepperformer.core.score import SCORE_SUFFIXES, Score, load_score
 from deepperformer.core.tempo import check_qpm, estimate_tempo
 from deepperformer.render.codec import Encoded, decode
 from deepperformer.render.deadpan import deadpan
+from deepperformer.render.directions import Direction
 from deepperformer.render.inference import ExpressiveRenderer
 
 
@@ -33,13 +34,19 @@ class Rendered:
 
 
 def render_score(
-    score: Score, renderer: ExpressiveRenderer | None = None, performer: str | None = None, tempo: float | None = None
+    score: Score,
+    renderer: ExpressiveRenderer | None = None,
+    performer: str | None = None,
+    tempo: float | None = None,
+    directions: tuple[Direction, ...] = (),
 ) -> tuple[Performance, Encoded | None]:
     """Stage 1 on a loaded score: (the renderer's performance, its codec parameters; the score needs
     its features), or (deadpan, None) when ``renderer`` is None."""
     if renderer is None:
+        if directions:
+            raise DeepPerformerError(score.source or None, "--direction needs a renderer (none for this instrument: --renderer)")
         return deadpan(score, qpm=tempo), None
-    enc = renderer.render(score, performer, tempo)
+    enc = renderer.render(score, performer, tempo, directions)
     return decode(score, enc, source=score.source), enc
 
 
@@ -50,6 +57,7 @@ def load_input(
     renderer: ExpressiveRenderer | None = None,
     performer: str | None = None,
     parts: list[str] | None = None,
+    directions: tuple[Direction, ...] = (),
 ) -> Rendered:
     """A score (rendered by ``renderer``, else deadpan) or a performance (taken as played).
 
@@ -62,8 +70,8 @@ def load_input(
     if suffix in PERFORMANCE_SUFFIXES and not (tempo is not None and suffix in SCORE_SUFFIXES):
         if tempo is not None:
             raise DeepPerformerError(path, "--tempo applies to scores; a performance keeps its own timing")
-        if parts:
-            raise DeepPerformerError(path, "--part applies to scores; a performance is played as it is")
+        if parts or directions:
+            raise DeepPerformerError(path, "--part and --direction apply to scores; a performance is played as it is")
         return Rendered(load_performance(path), 0.0, "performance")
     if suffix not in SCORE_SUFFIXES:
         raise DeepPerformerError(
@@ -73,5 +81,5 @@ def load_input(
         )
 
     score = load_score(path, unfold=unfold, features=renderer is not None, parts=parts)
-    perf, _ = render_score(score, renderer, performer, tempo)
+    perf, _ = render_score(score, renderer, performer, tempo, directions)
     return Rendered(perf, estimate_tempo(perf, score), "score")

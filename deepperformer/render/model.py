@@ -41,6 +41,10 @@ class RendererConfig(ConfigMixin):
     n_performers: int = 1
     latent_dim: int = 16
     window_notes: int = 0  # attention reach on each side (0: the whole segment)
+    # The posterior also sees the performance's global tempo. Without it the targets carry only the
+    # tempo curve's shape (beat periods relative to the global one), so z cannot hold "a fast
+    # performance" and no "faster" direction can be found in it. False in checkpoints made before.
+    posterior_tempo: bool = False
 
     def validate(self) -> None:
         if self.d_model % self.n_heads:
@@ -96,9 +100,18 @@ class Renderer(nn.Module):
         self.tempo = nn.Linear(c.d_model, 1)
         # the posterior q(z | score, performance): its own smaller encoder over features + targets
         post = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.ffn, c.dropout, batch_first=True, norm_first=True)
-        self.post_inp = nn.Linear(c.n_features + N_TARGETS, c.d_model)
+        self.post_inp = nn.Linear(c.n_features + N_TARGETS + int(c.posterior_tempo), c.d_model)
         self.post_body = nn.TransformerEncoder(post, max(1, c.layers // 2), enable_nested_tensor=False)
         self.post_out = nn.Linear(c.d_model, 2 * c.latent_dim)
+
+    def load_earlier(self, state: dict) -> None:
+        """Load weights of a renderer whose posterior did not see the global tempo into one whose does:
+        the tempo's input column starts at zero, so the posterior starts out as it was and learns to use it."""
+        w = state.get("post_inp.weight")
+        ours = self.post_inp.weight
+        if w is not None and self.config.posterior_tempo and w.shape[1] == ours.shape[1] - 1:
+            state = {**state, "post_inp.weight": torch.cat([w.to(ours.dtype), torch.zeros(w.shape[0], 1, dtype=ours.dtype)], 1)}
+        self.load_state_dict(state)
 
     def set_statistics(self, x_mean, x_std, y_mean, y_std, qpm_mean, qpm_std) -> None:
         for name, v in dict(x_mean=x_mean, x_std=x_std, y_mean=y_mean, y_std=y_std, qpm_mean=qpm_mean, qpm_std=qpm_std).items():
@@ -116,9 +129,14 @@ class Renderer(nn.Module):
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         return self.out(h), self.tempo(pooled)[:, 0]
 
-    def posterior(self, x, onset, mask, y_std_targets) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, log variance) ``[B, L]`` of q(z | score, standardized targets ``[B, N, 4]``)."""
-        xs = torch.cat([(x - self.x_mean) / self.x_std, y_std_targets], dim=-1)
+    def posterior(self, x, onset, mask, y_std_targets, log_qpm=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log variance) ``[B, L]`` of q(z | score, standardized targets ``[B, N, 4]``, and the
+        global tempo ``log_qpm`` ``[B]`` (raw log qpm) when the config has ``posterior_tempo``)."""
+        parts = [(x - self.x_mean) / self.x_std, y_std_targets]
+        if self.config.posterior_tempo:
+            q = (log_qpm - self.qpm_mean) / self.qpm_std
+            parts.append(q[:, None, None].expand(-1, x.shape[1], 1).to(x.dtype))
+        xs = torch.cat(parts, dim=-1)
         h = self.post_inp(xs) + onset_code(onset - onset[:, :1], self.config.d_model)
         h = self.post_body(h, src_key_padding_mask=~mask)
         m = mask[..., None].to(h.dtype)

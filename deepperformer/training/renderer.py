@@ -25,10 +25,12 @@ from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.baselines import Deadpan
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.dataset import NoteSegments, collate_segments
+from deepperformer.render.directions import fit_directions, segment_codes
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
 from deepperformer.render.task import RendererTask
-from deepperformer.training.fit import file_sha256, fit_resumably
+from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance
+from deepperformer.training.sampling import step_loader
 
 
 def statistics(ds: NoteSegments) -> dict[str, np.ndarray]:
@@ -65,6 +67,19 @@ def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, floa
     return out
 
 
+def renderer_directions(model, names, performers: PerformerVocab, train_ex, held_out_ex, segment: int = 256) -> dict:
+    """The direction classifier of :mod:`deepperformer.render.directions`, fitted on the training
+    performances' segments and scored on the held-out ones."""
+
+    def codes(examples):
+        ds = NoteSegments(examples, names, performers, segment, random=False)
+        if not len(ds):
+            return np.zeros((0, model.config.latent_dim)), np.zeros((0, 4))
+        return segment_codes(model, DataLoader(ds, batch_size=16, collate_fn=collate_segments))
+
+    return fit_directions(codes(train_ex), codes(held_out_ex))
+
+
 def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     import lightning as L
 
@@ -97,14 +112,14 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():  # going on from exported weights
         if tuple(init_ckpt["config"]["feature_names"]) != names or init_ckpt["performer_vocab"] != performers.to_list():
             raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
-        task.model.load_state_dict(init_ckpt["state_dict"])  # statistics included: they are buffers
+        task.model.load_earlier(init_ckpt["state_dict"])  # statistics included: they are buffers
         log(f"renderer initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
     elif not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
         task.model.set_statistics(**statistics(train_set))
     bs = int(data.get("batch_size", 16))
     workers = int(data.get("num_workers", 0))
     args = dict(batch_size=bs, collate_fn=collate_segments, num_workers=workers, persistent_workers=workers > 0)
-    train_loader = DataLoader(train_set, shuffle=True, drop_last=len(train_set) > bs, **args)
+    train_loader = step_loader(train_set, bs, int(tr.get("seed", 0)), collate_segments, workers)
     val_loader = DataLoader(val_set, shuffle=False, **args)
     trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, optim.get("grad_clip", 1.0), log)
     if not trainer.is_global_zero:
@@ -113,6 +128,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     model = task.model.cpu().eval()
     with torch.no_grad():
         metrics = validation_figures(ExpressiveRenderer(model, names, performers), val_ex)
+    directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
     out = run_dir / "model.pt"
     export_checkpoint(
         out,
@@ -123,6 +139,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "instrument": instrument,
             "recipe": recipe.get("recipe", ""),
             "variant": recipe.get("variant", "renderer"),
+            "directions": directions,
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
@@ -138,9 +155,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
             "licence": recipe.get("licence", ""),
-            "init_from": str(init) if init else None,
-            "init_from_sha256": file_sha256(Path(init)) if init else None,
-            "init_from_steps": init_ckpt["provenance"].get("steps") if init_ckpt else None,
+            **init_provenance(init, init_ckpt, int(trainer.global_step)),
             "recipe": recipe,
         },
     )

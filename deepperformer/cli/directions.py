@@ -1,0 +1,49 @@
+"""``deepperformer fit-directions RENDERER.pt --manifest M... -o OUT.pt``: fit the direction classifier
+(louder/softer, faster/slower, more/less rubato, legato/staccato) of a trained renderer.
+
+Training exports renderers with their directions already; this fits them anew for a renderer exported
+before directions existed, or on other data. The output is the same checkpoint with the directions in
+its configuration and a record of the fit in its provenance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepperformer.core.errors import DeepPerformerError
+
+
+def register(sub) -> None:
+    """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
+    fd = sub.add_parser("fit-directions", help="fit a renderer's performance directions (louder, slower, legato, ...)")
+    fd.add_argument("checkpoint", type=Path, help="an exported renderer checkpoint")
+    fd.add_argument("--manifest", type=Path, action="append", required=True, help="its training corpora (repeatable)")
+    fd.add_argument("-o", "--out", type=Path, required=True, help="the renderer with directions (may be the input)")
+    fd.set_defaults(run=cmd_fit_directions)
+
+
+def cmd_fit_directions(a) -> int:
+    from deepperformer.core.checkpoint import export_checkpoint
+    from deepperformer.core.performers import PerformerVocab
+    from deepperformer.pipeline.loading import load_model
+    from deepperformer.render.corpus import load_examples
+    from deepperformer.training.fit import file_sha256
+    from deepperformer.training.renderer import renderer_directions
+
+    m = load_model(a.checkpoint, "renderer")
+    ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
+    instrument = config.get("instrument")
+    train = load_examples(a.manifest, ("train",), instrument, progress=True)
+    held_out = load_examples(a.manifest, ("validation",), instrument)
+    names, performers = tuple(config["feature_names"]), PerformerVocab(ckpt["performer_vocab"])
+    if not any(ex.performer in performers for ex in train):
+        raise DeepPerformerError(a.checkpoint, "none of the manifests' training performers is one of this renderer's")
+    directions = renderer_directions(m.model, names, performers, train, held_out)
+    config["directions"] = directions
+    provenance = dict(ckpt["provenance"])
+    provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
+    export_checkpoint(a.out, "renderer", config, m.mel_config, ckpt["performer_vocab"], m.model.state_dict(), provenance)
+    for axis, d in directions.items():
+        print(f"{axis}: held-out accuracy {d['accuracy']:.3f} over {d['segments']} training segments, step {d['scale']:.3f}")
+    print(f"wrote {a.out}")
+    return 0
