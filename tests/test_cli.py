@@ -23,7 +23,9 @@ def test_render_writes_midi_csv_and_png(tmp_path, data_dir, run_cli):
     assert code == 0, err
     assert (tmp_path / "m.mid").exists() and (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
     assert "16 notes" in out
-    code, out, err = run_cli("render", data_dir / "scores" / "minuet.krn", "-o", tmp_path / "m.csv", "--tempo", "60", "--no-png")
+    code, out, err = run_cli(
+        "render", data_dir / "scores" / "minuet.krn", "-o", tmp_path / "m.csv", "--tempo", "60", "--no-png", "--deadpan"
+    )
     assert code == 0
     rows = list(csv.DictReader(open(tmp_path / "m.csv")))
     assert len(rows) == 7 and float(rows[-1]["onset_sec"]) == pytest.approx(5.0)

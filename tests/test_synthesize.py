@@ -45,16 +45,27 @@ def tiny_vocoder(tmp_path_factory) -> Path:
     ],
 )
 def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, performer, tmp_path, run_cli):
-    """End to end with the shipped checkpoints: a WAV of the right length whose mel follows the
-    acoustic model's prediction (the vocoder renders what stage 2 asked for)."""
+    """End to end with the shipped checkpoints, deadpan: a WAV of the right length whose mel follows
+    the acoustic model's prediction (the vocoder renders what stage 2 asked for)."""
     if not SHIPPED_VOCODERS[instrument].exists():
         pytest.fail(f"{SHIPPED_VOCODERS[instrument]} is not shipped")
     out = tmp_path / "out.wav"
     code, stdout, err = run_cli(
-        "synthesize", EXAMPLES / score, "-o", out, "--instrument", instrument, "--performer", performer, "--tempo", "240", "--png"
+        "synthesize",
+        EXAMPLES / score,
+        "-o",
+        out,
+        "--instrument",
+        instrument,
+        "--performer",
+        performer,
+        "--tempo",
+        "240",
+        "--png",
+        "--deadpan",
     )
     assert code == 0, err
-    assert "real-time factor" in stdout and f"performer {performer}" in stdout
+    assert "real-time factor" in stdout and f"voice {performer}" in stdout and "deadpan" in stdout
     info = sf.info(out)
     assert info.samplerate == 16000 and info.channels == 1
     assert info.duration == pytest.approx(12.0 + 0.5, abs=0.1)  # 48 beats at 240 qpm + the tail
@@ -82,7 +93,7 @@ def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, per
 def test_performance_input_keeps_its_timing(tmp_path, run_cli, tiny_vocoder):
     perf = tmp_path / "perf.mid"
     code, _, err = run_cli(
-        "render", ROOT / "tests" / "data" / "scores" / "minuet.musicxml", "-o", perf, "--tempo", "90", "--no-png"
+        "render", ROOT / "tests" / "data" / "scores" / "minuet.musicxml", "-o", perf, "--tempo", "90", "--no-png", "--deadpan"
     )
     assert code == 0, err
     out = tmp_path / "perf.wav"
@@ -123,6 +134,43 @@ def test_griffin_lim_vocodes_the_chain(tmp_path, run_cli):
     pred = predict_mel(model, r.performance, 0, conditioning_tempo(model, ckpt, r.tempo_qpm))
     got = log_mel(load_audio(out, 16000), MelConfig())[: len(pred)]
     assert float(np.mean((got - pred) ** 2)) < 0.5 * float(np.mean((got[40:] - pred[:-40]) ** 2))
+
+
+def test_synthesize_plays_an_expressive_performance_by_default(tmp_path, run_cli):
+    """Piano scores go through the shipped renderer unless --deadpan; --performer names go to the stage
+    that knows them (a pianist to the renderer, a voice to the acoustic model)."""
+    from deepperformer.pipeline.loading import load_renderer
+
+    pianist = load_renderer(ROOT / "checkpoints" / "renderer_piano.pt").performers.to_list()[5]
+    outs = {}
+    for name, extra in {
+        "deadpan": ["--deadpan"],
+        "expressive": ["--performer", pianist, "--performer", "piano-musescore"],
+    }.items():
+        outs[name] = tmp_path / f"{name}.wav"
+        code, stdout, err = run_cli("synthesize", EXAMPLES / "minuet_in_g.krn", "-o", outs[name], "--tempo", "200", *extra)
+        assert code == 0, err
+    assert f"rendered as {pianist}" in stdout and "voice piano-musescore" in stdout
+    # both at 200 qpm: the renderer shapes the tempo and the dynamics around it
+    dead, expressive = (load_audio(outs[k], 16000) for k in ("deadpan", "expressive"))
+    assert len(dead) != len(expressive) or not np.allclose(dead, expressive, atol=1e-3)
+    code, _, err = run_cli(
+        "synthesize", EXAMPLES / "minuet_in_g.krn", "-o", tmp_path / "x.wav", "--performer", "a-b", "--performer", "c-d"
+    )
+    assert code == 2 and "unknown performer 'a-b'" in err and "renderer knows" in err
+    code, _, err = run_cli("synthesize", EXAMPLES / "minuet_in_g.krn", "-o", tmp_path / "x.wav", "--direction", "loud")
+    assert code == 2 and "--direction 'loud'" in err and not (tmp_path / "x.wav").exists()
+    code, _, err = run_cli(
+        "synthesize",
+        EXAMPLES / "minuet_in_g_violin.krn",
+        "-o",
+        tmp_path / "x.wav",
+        "--instrument",
+        "violin",
+        "--direction",
+        "louder",
+    )
+    assert code == 2 and "needs a renderer" in err  # no violin renderer is shipped yet
 
 
 def test_performers_lists_the_shipped_models(run_cli):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepperformer.cli.stage_one import add_arguments, renderer_from
+
 
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
@@ -13,35 +15,38 @@ def register(sub) -> None:
     )
     sy.add_argument("-o", "--out", type=Path, required=True, help="output .wav or .flac")
     sy.add_argument("--instrument", choices=("piano", "violin"), default="piano")
-    sy.add_argument("--performer", help="a performer the acoustic model knows (`deepperformer performers`); default: its first")
     sy.add_argument(
         "--tempo", type=float, help="scores: constant tempo in quarter notes per minute (default: the markings, else 120)"
     )
     sy.add_argument(
         "--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="score repeats (default: all taken)"
     )
-    sy.add_argument(
-        "--seed", type=int, default=0, help="random seed (for the stochastic renderer; the current stages are deterministic)"
-    )
     sy.add_argument("--acoustic", type=Path, help="acoustic-model checkpoint (default: the shipped one for the instrument)")
     sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint, or griffin-lim (default: the shipped one)")
     sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
     sy.add_argument("--part", action="append", help="scores: play only this part (index, id or name; repeatable; see `parts`)")
+    add_arguments(
+        sy,
+        "a pianist the renderer knows (`performers --stage renderer`) and/or a voice the acoustic model knows "
+        "(`performers`); repeat to give both",
+    )
     sy.set_defaults(run=cmd_synthesize)
 
 
 def cmd_synthesize(a) -> int:
     from deepperformer.pipeline.synthesis import synthesize
 
+    renderer, directions = renderer_from(a, a.instrument)
     synthesize(
         a.input,
         a.out,
         a.instrument,
-        performer=a.performer,
+        performers=a.performer or (),
         tempo=a.tempo,
         acoustic=a.acoustic,
         vocoder=a.vocoder,
-        seed=a.seed,
+        renderer=renderer,
+        directions=directions,
         mel_png=a.png,
         unfold=a.unfold,
         parts=a.part,

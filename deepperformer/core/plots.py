@@ -29,12 +29,17 @@ def _draw_roll(ax, perf: Performance):
 
 
 def save_piano_roll(
-    perf: Performance, path: str | Path, title: str = "", tempo: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    perf: Performance,
+    path: str | Path,
+    title: str = "",
+    tempo: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    velocity: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> None:
     """Piano roll of a performance (time in seconds x MIDI pitch, colour = velocity) as a PNG.
 
     ``tempo``: tempo curves to draw below it, {label: (time in seconds [K], quarters per minute [K])}
-    (a rendering's and a human performance's), with the velocities of the notes under them."""
+    (a rendering's and a human performance's), with note velocities under them: ``velocity``
+    {label: (onset seconds [M], velocity [M])}, by default the performance's own."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +60,10 @@ def save_piano_roll(
             ax_t.plot(t, qpm, lw=1, label=label)
         ax_t.set_ylabel("tempo (qpm)")
         ax_t.legend(loc="upper right", fontsize=8)
-        ax_v.scatter(perf.notes["onset_sec"], perf.notes["velocity"], s=2)
+        for label, (t, v) in (velocity or {"": (perf.notes["onset_sec"], perf.notes["velocity"])}).items():
+            ax_v.scatter(t, v, s=2, label=label or None)
+        if velocity and len(velocity) > 1:
+            ax_v.legend(loc="upper right", fontsize=8, markerscale=3)
         ax_v.set_ylabel("velocity")
         ax_v.set_xlabel("time (s)")
     else:

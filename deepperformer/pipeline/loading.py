@@ -31,7 +31,7 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 #: instruments, won the quality table against every shipped HiFi-GAN (checkpoints/README.md); Griffin-Lim
 #: (--vocoder griffin-lim) still scores higher there, but runs 4x slower and its memory grows with length.
 DEFAULTS = {
-    "piano": {"acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_vocos.pt"},
+    "piano": {"renderer": "renderer_piano.pt", "acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_vocos.pt"},
     "violin": {"acoustic": "acoustic_bach_violin.pt", "vocoder": "vocoder_vocos.pt"},
 }
 #: The vocoder `vocode` uses unless told: the shipped one shared by both instruments.
@@ -39,7 +39,7 @@ SHARED_VOCODER = "vocoder_vocos.pt"
 
 
 def default_checkpoint(instrument: str, stage: str) -> Path:
-    """The shipped checkpoint of ``stage`` ("acoustic" or "vocoder") for ``instrument``."""
+    """The shipped checkpoint of ``stage`` ("renderer", "acoustic" or "vocoder") for ``instrument``."""
     path = CHECKPOINTS / DEFAULTS[instrument][stage]
     if not path.exists():
         raise DeepPerformerError(
@@ -122,7 +122,43 @@ def _first_reason(e: Exception) -> str:
 def load_renderer(path: Path | str) -> ExpressiveRenderer:
     """An exported renderer as a stage-1 system (its feature columns and performers from the checkpoint)."""
     m = load_model(path, "renderer")
-    return ExpressiveRenderer(m.model, tuple(m.checkpoint["config"]["feature_names"]), m.performers)
+    config = m.checkpoint["config"]
+    return ExpressiveRenderer(
+        m.model,
+        tuple(config["feature_names"]),
+        m.performers,
+        directions=config.get("directions"),
+        instrument=config.get("instrument"),
+        source=str(path),
+    )
+
+
+def stage_one(
+    instrument: str,
+    path: Path | str | None = None,
+    deadpan: bool = False,
+    expressiveness: float = 1.0,
+    seed: int | None = None,
+) -> ExpressiveRenderer | None:
+    """The renderer stage 1 uses: ``path``, else the one shipped for ``instrument``; None (deadpan) with
+    ``deadpan`` or when no renderer is shipped for the instrument. ``expressiveness`` 0..4 (0: deadpan,
+    1: as learnt); ``seed`` draws a style (default: the most typical one, z = 0)."""
+    if not 0.0 <= expressiveness <= 4.0:
+        raise DeepPerformerError(None, f"--expressiveness {expressiveness}: expected 0..4")
+    if deadpan:
+        return None
+    if path is None:
+        if "renderer" not in DEFAULTS.get(instrument, {}):
+            return None
+        path = default_checkpoint(instrument, "renderer")
+    renderer = load_renderer(path)
+    made_for = renderer.instrument
+    if made_for not in (None, instrument):
+        raise DeepPerformerError(path, f"is a {made_for} renderer, not a {instrument} one")
+    renderer.expressiveness = expressiveness
+    if seed is not None:
+        renderer.sample_style(seed)
+    return renderer
 
 
 def load_acoustic(path: Path) -> tuple[AcousticModel, dict]:

@@ -1,7 +1,8 @@
 """``deepperformer synthesize INPUT -o OUT.wav``: score or performance -> audio, all three stages.
 
-Stage 1 is the deadpan rendering (tempo markings or ``--tempo``, velocities from the dynamics) until
-the expressive renderer lands; a performance input (MIDI, match, note CSV) skips it. Stage 2 predicts
+Stage 1 renders a score with the expressive renderer shipped for the instrument (``--deadpan``: the
+score as marked, metronomic at its tempo markings or ``--tempo``, velocities from the dynamics); a
+performance input (MIDI, match, note CSV) skips it. Stage 2 predicts
 the log-mel chunk by chunk and stage 3 vocodes it chunk by chunk, so memory stays flat for whole
 movements.
 
@@ -14,7 +15,6 @@ import resource
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from deepperformer.acoustic.inference import predict_mel
@@ -51,6 +51,25 @@ def performer_index(vocab: PerformerVocab, name: str | None, path: str | Path) -
     return vocab.index(name, path), name
 
 
+def route_performers(names, renderer, acoustic: PerformerVocab, acoustic_path) -> tuple[str | None, str | None]:
+    """(the renderer's performer, the acoustic model's) from the names given: each goes to the stage
+    that knows it (pianists to the renderer, voices to the acoustic model); at most one per stage."""
+    to_renderer, to_acoustic = [], []
+    for name in names:
+        if renderer is not None and name in renderer.performers:
+            to_renderer.append(name)
+        elif name in acoustic:
+            to_acoustic.append(name)
+        else:
+            known = f"the acoustic model knows {', '.join(acoustic) or 'nobody'}"
+            if renderer is not None:
+                known += f"; the renderer knows {len(renderer.performers)} pianists (`deepperformer performers --stage renderer`)"
+            raise DeepPerformerError(acoustic_path, f"unknown performer {name!r} ({known})")
+    if len(to_renderer) > 1 or len(to_acoustic) > 1:
+        raise DeepPerformerError(None, f"--performer: one per stage, got {', '.join(names)}")
+    return (to_renderer or [None])[0], (to_acoustic or [None])[0]
+
+
 def conditioning_tempo(model, ckpt: dict, qpm: float) -> float:
     """The tempo to condition on: ``qpm`` when the model learnt its tempo bin; else the centre of the
     nearest bin it learnt (unlearnt rows of the tempo embedding keep their random initialisation);
@@ -71,26 +90,32 @@ def synthesize(
     input_path: Path,
     out: Path,
     instrument: str,
-    performer: str | None = None,
+    performers: tuple[str, ...] | list[str] = (),
     tempo: float | None = None,
     acoustic: Path | None = None,
     vocoder: Path | None = None,
-    seed: int = 0,
+    renderer=None,
+    directions: tuple = (),
     mel_png: bool = False,
     unfold: str = "maximal",
     parts: list[str] | None = None,
     progress: bool = True,
     log=print,
 ) -> dict:
-    """Run the three stages and write ``out`` (.wav or .flac) atomically; -> figures of the run."""
+    """Run the three stages and write ``out`` (.wav or .flac) atomically; -> figures of the run.
+
+    ``renderer``: stage 1 for scores (an :class:`~deepperformer.render.inference.ExpressiveRenderer`,
+    :func:`~deepperformer.pipeline.loading.stage_one`), None for deadpan; ``performers``: names for the
+    renderer and/or the acoustic model (:func:`route_performers`)."""
 
     require_audio_output(out)
     if instrument not in DEFAULTS:
         raise DeepPerformerError(None, f"--instrument {instrument!r}: expected {' or '.join(DEFAULTS)}")
     t0 = time.perf_counter()
-    torch.manual_seed(seed)  # for the stochastic renderer to come; the stages below are deterministic
-    np.random.seed(seed)
-    rendered = load_input(Path(input_path), tempo, unfold, parts=parts)
+    a, v = load_pair(instrument, acoustic, vocoder)
+    a_path = acoustic or default_checkpoint(instrument, "acoustic")
+    r_performer, a_performer = route_performers(list(performers), renderer, a.performers, a_path)
+    rendered = load_input(Path(input_path), tempo, unfold, renderer, r_performer, parts, directions)
     perf = rendered.performance
     try:
         check_range(perf, instrument, Path(input_path))
@@ -104,14 +129,14 @@ def synthesize(
         raise DeepPerformerError(
             input_path, f"{e.problem}. The score's {len(info)} parts were merged ({listing}): choose the one to play with --part"
         ) from None
-    a, v = load_pair(instrument, acoustic, vocoder)
     mel_config = a.mel_config
-    p_idx, p_name = performer_index(a.performers, performer, acoustic or default_checkpoint(instrument, "acoustic"))
+    p_idx, p_name = performer_index(a.performers, a_performer, a_path)
     cond_tempo = conditioning_tempo(a.model, a.checkpoint, rendered.tempo_qpm)
-    log(
-        f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}"
-        f"{f', {rendered.tempo_qpm:.0f} qpm' if rendered.source == 'score' else ''}); {instrument}, performer {p_name}"
-    )
+    stage1 = ""
+    if rendered.source == "score":
+        who = r_performer or (renderer.performers.default if renderer is not None else None)
+        stage1 = f", {rendered.tempo_qpm:.0f} qpm, " + ("deadpan" if renderer is None else f"rendered as {who}")
+    log(f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}{stage1}); {instrument}, voice {p_name}")
     mel = predict_mel(a.model, perf, p_idx, cond_tempo, mel_config, progress=progress)
     wav = v.model.vocode(mel, progress=progress)
     wav = limit_peak(wav)  # never clip: scale the rare loud render down
@@ -132,6 +157,7 @@ def synthesize(
         "real_time_factor": wall / max(seconds, 1e-9),
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "performer": p_name,
+        "renderer_performer": r_performer,
     }
     log(
         f"wrote {out}: {seconds:.1f} s of audio in {wall:.1f} s (real-time factor {figures['real_time_factor']:.3f}), "
