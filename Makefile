@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ../shared/data
 
-.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-renderer-piano check-scores clean
+.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-renderer-piano prepare-renderer-violin check-scores clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ prepare-renderer-piano: $(STAMP)
 	$(BIN)/deepperformer prepare vienna4x22 $(DATA)/vienna4x22 -o prepared/vienna4x22 --workers 2 \
 		--splits data/splits/vienna4x22.json
 	$(BIN)/deepperformer prepare batik $(DATA)/batik -o prepared/batik --workers 2 --splits data/splits/batik.json
+
+# The violin renderer's corpus: all 105 Bach Violin movements' alignments against their MusicXML (about 5 min).
+prepare-renderer-violin: $(STAMP)
+	$(BIN)/deepperformer prepare bach-violin-timing $(DATA)/bach-violin -o prepared/bach-violin-timing --workers 2 \
+		--splits data/splits/bach-violin-timing.json
 
 check-scores: $(STAMP)
 	$(BIN)/deepperformer check-scores $(DATA) -o prepared/score-check.csv

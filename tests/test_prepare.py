@@ -192,6 +192,34 @@ def test_vienna_and_batik(tmp_path, data_dir):
     assert any(i.endswith("-2") for i in perf.notes["score_id"])  # ids of the unfolded score
 
 
+def test_bach_violin_timing_aligns_every_movement_to_its_musicxml(tmp_path, data_dir, fixture_copy):
+    """The renderer's violin corpus: every movement's notes, audio or not, relabelled with the MusicXML
+    score's note ids (onset and pitch), so the codec and the score features apply."""
+    from deepperformer.render.corpus import load_examples
+
+    s = prepare("bach-violin-timing", data_dir / "bach-violin", tmp_path / "t", log=quiet)
+    assert s["recordings"] == 5 and s["failed"] == 0
+    rows = read_manifest(tmp_path / "t" / "manifest.csv")
+    assert all(r.score and not r.audio and r.instrument == "violin" for r in rows)
+    check_split_hygiene(rows)
+    examples = load_examples([tmp_path / "t" / "manifest.csv"])
+    assert len(examples) == 5
+    for ex in examples:
+        assert ex.score.features is not None and len(ex.enc.rows) >= 0.9 * len(ex.score)
+    # a movement whose notes are not its score's (here: every pitch a tone up) is refused, naming the notes file
+    root = fixture_copy("bach-violin")
+    notes = root / "notes" / "jane-doe" / "jane-doe_bwv1001_mov1.csv"
+    lines = notes.read_text().splitlines()
+    head, cols = lines[0], lines[0].split(",")
+    k = cols.index("pitch")
+    shifted = [",".join(str(int(v) + 2) if i == k else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
+    notes.write_text("\n".join([head, *shifted]) + "\n")
+    s = prepare("bach-violin-timing", root, tmp_path / "t2", log=quiet)
+    assert s["failed"] == 1
+    skipped = (tmp_path / "t2" / "skipped.csv").read_text()
+    assert "jane-doe_bwv1001_mov1" in skipped and "% of its notes found in bwv1001_mov1.mxl" in skipped
+
+
 def test_splits_never_share_a_piece_and_respect_fixed_lists():
     pieces = {f"p{i}": float(10 + i) for i in range(30)}
     s = assign_splits(pieces)

@@ -199,3 +199,29 @@ def test_evaluate_prints_the_renderer_table(vienna, run_cli):
     for row in ("| deadpan |", "| mean-curve |", "| basis-ridge |", "| human ceiling |"):
         assert row in out
     assert "3 performances" in out
+
+
+def test_a_violin_renderer_learns_timing_and_keeps_the_scores_dynamics(tmp_path, run_cli):
+    """Bach Violin alignments carry no dynamics: with learn_velocity false the renderer's velocities are
+    the score's (deadpan's), its timing its own; and it has no dynamics direction to steer."""
+    from deepperformer.pipeline.loading import load_renderer
+    from deepperformer.render.directions import Direction
+    from tests.conftest import DATA
+
+    prepare("bach-violin-timing", DATA / "bach-violin", tmp_path / "t", log=lambda *a: None)
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
+    manifest = tmp_path / "t" / "manifest.csv"
+    code, _, err = run_cli(
+        "train", recipe, "--set", f"data.manifests=[{manifest}]", "--set", "data.instrument=violin",
+        "--set", "model.learn_velocity=false", "--max-steps", "3", "-o", tmp_path / "r",
+    )  # fmt: skip
+    assert code == 0, err
+    r = load_renderer(tmp_path / "r" / "model.pt")
+    assert r.instrument == "violin" and "dynamics" not in r.directions
+    score = load_examples([manifest], ("train",))[0].score
+    enc, flat = r.render(score), Deadpan().render(score)
+    at = {row: k for k, row in enumerate(flat.rows)}
+    np.testing.assert_allclose(enc.params["velocity"], flat.params["velocity"][[at[i] for i in enc.rows]])
+    assert not np.allclose(enc.params["timing"], 0.0)  # the timing is the model's
+    with pytest.raises(DeepPerformerError, match="no dynamics direction"):
+        r.render(score, directions=(Direction("louder"),))

@@ -105,3 +105,80 @@ def process(rec: Recording, out: Path) -> list:
 
 
 SPEC = DatasetSpec("bach-violin", True, find, process, description="Bach Violin Dataset: real violin audio + note alignments")
+
+
+# --- bach-violin-timing: every movement's alignment against its MusicXML score, for the renderer ---
+
+#: At least this share of a movement's notes must be found in its MusicXML score (by onset and pitch).
+MIN_MATCHED = 0.9
+
+
+def score_path(root: Path, row: dict) -> Path:
+    return root / "scores" / row["work"].lower() / f"{row['score_filename']}.mxl"
+
+
+def find_timing(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], list[str]]:
+    """Every movement with notes, alignment and score, audio or not (timing needs no audio)."""
+    rows = read_info(root)
+    recs, missing = [], 0
+    for row in rows:
+        notes, align, tempo = movement_files(root, row)
+        score = score_path(root, row)
+        if not (notes.exists() and align.exists() and score.exists()):
+            missing += 1
+            continue
+        recs.append(
+            Recording(
+                rec_id=row["filename"],
+                dataset="bach-violin-timing",
+                piece=piece_id(row),
+                performer=row["violinist"],
+                instrument="violin",
+                source=str(align),
+                tempo_qpm=read_tempo(tempo),
+                extra={"notes": str(notes), "alignment": str(align), "score": str(score)},
+            )
+        )
+    return recs, [f"{missing} of {len(rows)} movements skipped: notes, alignment or score missing"] if missing else []
+
+
+def relabel(perf, tick_score, score, source: Path):
+    """``perf`` (aligned to the notes CSV's ids) with the MusicXML ``score``'s note ids instead, matched
+    by onset (to 1/48 quarter, both scores starting at 0) and pitch, in order; unmatched notes keep
+    no id. Raises DeepPerformerError when fewer than MIN_MATCHED of the notes are found."""
+    index: dict[tuple[int, int], list[str]] = {}
+    for sid, on, p in zip(score.notes["id"], score.notes["onset_quarter"], score.notes["pitch"]):
+        index.setdefault((round(on * 48), int(p)), []).append(str(sid))
+    t0 = float(tick_score.notes["onset_quarter"].min())
+    where = {
+        str(sid): (round((on - t0) * 48), int(p))
+        for sid, on, p in zip(tick_score.notes["id"], tick_score.notes["onset_quarter"], tick_score.notes["pitch"])
+    }
+    ids = [(index.get(where[str(sid)]) or [""]).pop(0) if index.get(where[str(sid)]) else "" for sid in perf.notes["score_id"]]
+    matched = sum(1 for i in ids if i) / max(len(ids), 1)
+    if matched < MIN_MATCHED:
+        raise DeepPerformerError(source, f"only {matched:.0%} of its notes found in {Path(score.source).name} by onset and pitch")
+    perf.notes["score_id"] = ids
+    return perf
+
+
+def process_timing(rec: Recording, out: Path) -> list:
+    from deepperformer.core.score import load_score
+    from deepperformer.core.tempo import estimate_tempo
+
+    x = rec.extra
+    tick_score, perf = load_bach_violin(x["notes"], x["alignment"], TICKS_PER_QUARTER)
+    # The notes CSVs have the repeats the violinist played; the MusicXML unfolded with every repeat taken
+    # is the same sequence (the `_XY` files were written out for the partial ones).
+    score = load_score(x["score"], unfold="maximal", features=True)
+    perf = relabel(perf, tick_score, score, Path(x["notes"]))
+    return cache_recording(out, rec, perf, score=score, tempo_qpm=estimate_tempo(perf, score))
+
+
+SPEC_TIMING = DatasetSpec(
+    "bach-violin-timing",
+    False,
+    find_timing,
+    process_timing,
+    description="Bach Violin Dataset: all 105 movements' note alignments against their MusicXML scores (renderer timing)",
+)

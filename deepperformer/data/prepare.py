@@ -33,7 +33,16 @@ from deepperformer.data.splits import (
 )
 
 DATASETS: dict[str, DatasetSpec] = {
-    s.name: s for s in (bach_violin.SPEC, maestro.SPEC, nasap.SPEC, match_corpus.VIENNA, match_corpus.BATIK, synthetic.SPEC)
+    s.name: s
+    for s in (
+        bach_violin.SPEC,
+        bach_violin.SPEC_TIMING,
+        maestro.SPEC,
+        nasap.SPEC,
+        match_corpus.VIENNA,
+        match_corpus.BATIK,
+        synthetic.SPEC,
+    )
 }
 
 

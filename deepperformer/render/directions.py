@@ -124,15 +124,20 @@ def segment_codes(model, loader) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(mus), np.concatenate(deltas)
 
 
-def fit_directions(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+def fit_directions(
+    train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.ndarray] | None = None, skip: tuple[str, ...] = ()
+) -> dict:
     """{axis: {"vector": [L] unit, "scale": step of strength 1, "accuracy": share of held-out segments
     whose label the classifier gets right (training segments when none are held out), "segments"}}
-    from (mu, delta) pairs of :func:`segment_codes`."""
+    from (mu, delta) pairs of :func:`segment_codes`; the axes in ``skip`` get none (a renderer that
+    does not learn velocity has no dynamics to steer)."""
     from sklearn.linear_model import LogisticRegression
 
     mu, delta = train
     out = {}
     for k, axis in enumerate(AXES):
+        if axis in skip:
+            continue
         label = delta[:, k] > 0
         if label.all() or not label.any():
             continue  # nothing to tell apart: the axis gets no direction

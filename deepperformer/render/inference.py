@@ -116,12 +116,15 @@ class ExpressiveRenderer:
             values = self._directed(score, performer, values, predicted_qpm, directions)
         enc = from_targets(score, values, qpm or reference_qpm(score, predicted_qpm))
         x = float(self.expressiveness)
-        if x == 1.0:
+        learn_velocity = self.model.config.learn_velocity
+        if x == 1.0 and learn_velocity:
             return enc
         flat = Deadpan().render(score, qpm=qpm)  # every note, like enc; matched row by row below
         at = np.empty(len(score.notes), np.int64)
         at[flat.rows] = np.arange(len(flat.rows))
         p, f = enc.params.copy(), flat.params[at[enc.rows]]
+        if not learn_velocity:
+            p["velocity"] = f["velocity"]  # not learnt: the score's dynamics
         p["beat_period"] = f["beat_period"] * (p["beat_period"] / f["beat_period"]) ** x  # blended in log tempo
         for k in ("velocity", "timing", "articulation_log"):
             p[k] = f[k] + x * (p[k] - f[k])

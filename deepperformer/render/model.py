@@ -45,6 +45,9 @@ class RendererConfig(ConfigMixin):
     # tempo curve's shape (beat periods relative to the global one), so z cannot hold "a fast
     # performance" and no "faster" direction can be found in it. False in checkpoints made before.
     posterior_tempo: bool = False
+    # False for corpora without dynamics (the Bach Violin Dataset's notes all have velocity 64): the
+    # velocity is then not learnt, and renderings take the score's (deadpan's, from the markings).
+    learn_velocity: bool = True
 
     def validate(self) -> None:
         if self.d_model % self.n_heads:

@@ -48,8 +48,11 @@ class RendererTask(L.LightningModule):
         else:  # "prior": what inference does without a style
             z = torch.zeros_like(mu)
         pred, q = m(batch["x"], batch["onset"], batch["mask"], batch["performer"], z)
-        sse = ((pred - y) ** 2 * known).sum()
-        count = known.sum() * N_TARGETS
+        learnt = torch.ones(N_TARGETS, dtype=y.dtype, device=y.device)
+        if not m.config.learn_velocity:
+            learnt[0] = 0.0  # a corpus without dynamics: velocity is the score's
+        sse = ((pred - y) ** 2 * known * learnt).sum()
+        count = known.sum() * learnt.sum()
         tempo = ((q - (batch["log_qpm"] - m.qpm_mean) / m.qpm_std) ** 2).mean()
         kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(-1)).mean()
         return sse, count, tempo, kl

@@ -77,7 +77,8 @@ def renderer_directions(model, names, performers: PerformerVocab, train_ex, held
             return np.zeros((0, model.config.latent_dim)), np.zeros((0, 4))
         return segment_codes(model, DataLoader(ds, batch_size=16, collate_fn=collate_segments))
 
-    return fit_directions(codes(train_ex), codes(held_out_ex))
+    skip = () if model.config.learn_velocity else ("dynamics",)
+    return fit_directions(codes(train_ex), codes(held_out_ex), skip)
 
 
 def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
