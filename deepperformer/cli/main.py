@@ -11,11 +11,23 @@ import sys
 import warnings
 
 from deepperformer import __version__
-from deepperformer.cli import check_scores, directions, evaluate, inspect, parts, prepare, render, synthesize, train, vocode
+from deepperformer.cli import (
+    check_scores,
+    directions,
+    evaluate,
+    inspect,
+    listening_test,
+    parts,
+    prepare,
+    render,
+    synthesize,
+    train,
+    vocode,
+)
 from deepperformer.core.errors import EXIT_BAD_INPUT, DeepPerformerError, DeepPerformerWarning
 
 #: In the order ``deepperformer --help`` lists them.
-COMMAND_MODULES = (synthesize, vocode, render, parts, inspect, train, directions, evaluate, prepare, check_scores)
+COMMAND_MODULES = (synthesize, vocode, render, parts, inspect, train, directions, evaluate, listening_test, prepare, check_scores)
 
 
 class _Parser(argparse.ArgumentParser):

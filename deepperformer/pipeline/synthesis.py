@@ -15,6 +15,7 @@ import resource
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from deepperformer.acoustic.inference import predict_mel
@@ -86,6 +87,17 @@ def conditioning_tempo(model, ckpt: dict, qpm: float) -> float:
     return model.bin_tempo(min(known, key=lambda s: abs(s - b)))
 
 
+def performance_to_audio(
+    a: LoadedModel, v: LoadedModel, perf, tempo_qpm: float, performer_row: int, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stages 2 and 3 on a performance: (predicted log-mel ``[T, n_mels]``, audio ``[S]`` at the acoustic
+    model's sample rate, peak-limited so that it never clips)."""
+    cond_tempo = conditioning_tempo(a.model, a.checkpoint, tempo_qpm)
+    mel = predict_mel(a.model, perf, performer_row, cond_tempo, a.mel_config, progress=progress)
+    wav = limit_peak(v.model.vocode(mel, progress=progress))  # scale the rare loud render down
+    return mel, wav
+
+
 def synthesize(
     input_path: Path,
     out: Path,
@@ -131,15 +143,12 @@ def synthesize(
         ) from None
     mel_config = a.mel_config
     p_idx, p_name = performer_index(a.performers, a_performer, a_path)
-    cond_tempo = conditioning_tempo(a.model, a.checkpoint, rendered.tempo_qpm)
     stage1 = ""
     if rendered.source == "score":
         who = r_performer or (renderer.performers.default if renderer is not None else None)
         stage1 = f", {rendered.tempo_qpm:.0f} qpm, " + ("deadpan" if renderer is None else f"rendered as {who}")
     log(f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}{stage1}); {instrument}, voice {p_name}")
-    mel = predict_mel(a.model, perf, p_idx, cond_tempo, mel_config, progress=progress)
-    wav = v.model.vocode(mel, progress=progress)
-    wav = limit_peak(wav)  # never clip: scale the rare loud render down
+    mel, wav = performance_to_audio(a, v, perf, rendered.tempo_qpm, p_idx, progress)
     write_audio(out, wav, mel_config.sample_rate)
     if mel_png:
         save_mel_with_notes(
