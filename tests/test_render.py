@@ -225,3 +225,18 @@ def test_a_violin_renderer_learns_timing_and_keeps_the_scores_dynamics(tmp_path,
     assert not np.allclose(enc.params["timing"], 0.0)  # the timing is the model's
     with pytest.raises(DeepPerformerError, match="no dynamics direction"):
         r.render(score, directions=(Direction("louder"),))
+
+
+def test_basis_ridge_sums_give_the_stacked_solution(vienna):
+    """The ridge's normal equations, summed performance by performance, equal the stacked solve."""
+    examples = load_examples([vienna])
+    r = BasisRidge(alpha=3.0).fit(examples)
+    x = np.concatenate([ex.score.features.columns(r.names)[ex.enc.rows] for ex in examples])
+    from deepperformer.render.baselines import targets
+
+    y = np.concatenate([targets(ex) for ex in examples])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    xs = np.c_[(x - mean) / scale, np.ones(len(x))]
+    reg = 3.0 * np.eye(xs.shape[1])
+    reg[-1, -1] = 0.0
+    np.testing.assert_allclose(r.coef, np.linalg.solve(xs.T @ xs + reg, xs.T @ y), rtol=1e-6, atol=1e-8)
