@@ -87,3 +87,12 @@ def load_checkpoint(
     if mel_config is not None:
         mel_config.check_compatible(type(mel_config).from_dict(ckpt["mel_config"]), path, what)
     return ckpt
+
+
+def total_steps(provenance: dict) -> int:
+    """An exported model's steps through every ``init_from`` before it. Exports that did not record
+    ``total_steps`` go back one start: ``init_from_steps`` + ``steps`` (vocoders: ``generator_steps``)."""
+    for key in ("total_steps", "generator_steps"):
+        if provenance.get(key) is not None:
+            return int(provenance[key])
+    return int(provenance.get("init_from_steps") or 0) + int(provenance.get("steps") or 0)

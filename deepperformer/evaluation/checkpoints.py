@@ -10,6 +10,7 @@ from deepperformer.acoustic.inference import predict_mel
 from deepperformer.acoustic.metrics import evaluate_mse
 from deepperformer.audio.io import load_audio
 from deepperformer.audio.mel import MelConfig
+from deepperformer.core.checkpoint import total_steps
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performance import Performance
 from deepperformer.core.performers import PerformerVocab
@@ -45,7 +46,7 @@ def evaluate_checkpoints(paths: list[Path], manifests: list[Path], split: str, b
                 "checkpoint": str(p),
                 "variant": variant,
                 "instrument": inst,
-                "steps": ckpt["provenance"].get("steps"),
+                "steps": total_steps(ckpt["provenance"]),
                 "clips": len(ds),
                 "mse": mse,
             }
@@ -100,7 +101,7 @@ def evaluate_vocoders(
                             {
                                 "checkpoint": str(p),
                                 "variant": ckpt["config"].get("variant", ""),
-                                "steps": ckpt["provenance"].get("steps"),
+                                "steps": total_steps(ckpt["provenance"]),
                                 "mels": source,
                                 "corpus": Path(m).parent.name,
                                 "instrument": inst,

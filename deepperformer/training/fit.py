@@ -14,20 +14,12 @@ from pathlib import Path
 import torch
 
 from deepperformer.core.atomic import write_text
+from deepperformer.core.checkpoint import total_steps
 from deepperformer.training.sampling import StepBatchSampler, step_seeding
 
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def total_steps(provenance: dict) -> int:
-    """An exported model's steps through every ``init_from`` before it. Exports that did not record
-    ``total_steps`` go back one start: ``init_from_steps`` + ``steps`` (vocoders: ``generator_steps``)."""
-    for key in ("total_steps", "generator_steps"):
-        if provenance.get(key) is not None:
-            return int(provenance[key])
-    return int(provenance.get("init_from_steps") or 0) + int(provenance.get("steps") or 0)
 
 
 def init_provenance(init: str | Path | None, init_ckpt: dict | None, steps: int) -> dict:
