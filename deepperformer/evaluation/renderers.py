@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import wilcoxon
 
+from deepperformer.core.errors import DeepPerformerError
 from deepperformer.render.baselines import BasisRidge, Deadpan, MeanCurve
 from deepperformer.render.controls import direction_shares, format_controls, performer_share
 from deepperformer.render.corpus import load_examples
@@ -43,7 +44,7 @@ def renderer_report(
     renderers: list,
     manifests: list,
     split: str = "test",
-    instrument: str = "piano",
+    instrument: str | None = None,
     min_performances: int = 3,
     controls: bool = True,
 ) -> tuple[str, dict]:
@@ -51,6 +52,11 @@ def renderer_report(
     (fitted on the training split), the given renderers, and the human ceiling; then, for each
     renderer, its Wilcoxon comparison with each baseline, and (``controls``) its control checks
     (:mod:`deepperformer.render.controls`) over the split's pieces. -> (markdown, per-performance results)."""
+    if instrument is None:  # the renderers' own instrument; with baselines alone, every instrument of the manifests
+        made_for = {getattr(r, "instrument", None) for r in renderers} - {None}
+        if len(made_for) > 1:
+            raise DeepPerformerError(None, f"renderers for different instruments ({', '.join(sorted(made_for))}): one table each")
+        instrument = made_for.pop() if made_for else None
     train = load_examples(manifests, ("train",), instrument, progress=True)
     test = load_examples(manifests, (split,), instrument, progress=True)
     baselines = [Deadpan(), MeanCurve().fit(train), BasisRidge().fit(train)]
