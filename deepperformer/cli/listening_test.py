@@ -10,7 +10,7 @@ from pathlib import Path
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
     lt = sub.add_parser("listening-test", help="build a blinded listening test (MUSHRA or MOS) from systems x excerpts")
-    verbs = lt.add_subparsers(dest="listening_verb", required=True, parser_class=type(sub._parser_class()))
+    verbs = lt.add_subparsers(dest="listening_verb", required=True, parser_class=sub._parser_class)
     b = verbs.add_parser("build", help="render every system x excerpt, blind and normalise them, write the page")
     b.add_argument("config", type=Path, help="the test's YAML (recipes/listening_test/*.yaml)")
     b.add_argument("-o", "--out", type=Path, required=True, help="output folder (page/, key.csv, webmushra/)")

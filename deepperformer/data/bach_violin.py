@@ -55,6 +55,13 @@ def read_info(root: Path) -> list[dict]:
     return read_csv_rows(info, INFO_COLUMNS)
 
 
+def movement_recording(row: dict, dataset: str, **fields) -> Recording:
+    """The :class:`Recording` of one info.csv row (its id, piece and violinist), with ``fields``."""
+    return Recording(
+        rec_id=row["filename"], dataset=dataset, piece=piece_id(row), performer=row["violinist"], instrument="violin", **fields
+    )
+
+
 def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], list[str]]:
     rows = read_info(root)
     recs, no_audio, baroque_skipped = [], 0, 0
@@ -70,12 +77,9 @@ def find(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recording], 
         start, end = hms_to_seconds(row["start"], root / "info.csv"), hms_to_seconds(row["end"], root / "info.csv")
         notes, align, tempo = movement_files(root, row)
         recs.append(
-            Recording(
-                rec_id=row["filename"],
-                dataset="bach-violin",
-                piece=piece_id(row),
-                performer=row["violinist"],
-                instrument="violin",
+            movement_recording(
+                row,
+                "bach-violin",
                 source=str(audio),
                 source_offset_sec=start,
                 seconds=end - start,
@@ -128,12 +132,9 @@ def find_timing(root: Path, out: Path, opts: PrepareOptions) -> tuple[list[Recor
             missing += 1
             continue
         recs.append(
-            Recording(
-                rec_id=row["filename"],
-                dataset="bach-violin-timing",
-                piece=piece_id(row),
-                performer=row["violinist"],
-                instrument="violin",
+            movement_recording(
+                row,
+                "bach-violin-timing",
                 source=str(align),
                 tempo_qpm=read_tempo(tempo),
                 extra={"notes": str(notes), "alignment": str(align), "score": str(score)},
@@ -154,7 +155,10 @@ def relabel(perf, tick_score, score, source: Path):
         str(sid): (round((on - t0) * 48), int(p))
         for sid, on, p in zip(tick_score.notes["id"], tick_score.notes["onset_quarter"], tick_score.notes["pitch"])
     }
-    ids = [(index.get(where[str(sid)]) or [""]).pop(0) if index.get(where[str(sid)]) else "" for sid in perf.notes["score_id"]]
+    ids = []
+    for sid in perf.notes["score_id"]:
+        candidates = index.get(where[str(sid)])  # the score's notes at that onset and pitch, in order
+        ids.append(candidates.pop(0) if candidates else "")
     matched = sum(1 for i in ids if i) / max(len(ids), 1)
     if matched < MIN_MATCHED:
         raise DeepPerformerError(source, f"only {matched:.0%} of its notes found in {Path(score.source).name} by onset and pitch")

@@ -64,7 +64,7 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
     callbacks = [ckpt_cb, _timing_callback(run_dir, start_step, t0)]
     sampler = getattr(train_loader, "batch_sampler", None)
     if isinstance(sampler, StepBatchSampler):  # batches, crops and dropout as functions of the step
-        callbacks.append(step_seeding(sampler, int(tr.get("seed", 0))))
+        callbacks.append(step_seeding(sampler))
         # Lightning cannot resume an ordinary loader mid-epoch; this one resumes through the callback's state
         warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     if tr.get("keep_best"):  # the lowest validation log-mel MSE so far, as ckpt/best.ckpt (GANs swing)

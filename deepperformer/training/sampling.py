@@ -58,9 +58,12 @@ def step_loader(dataset, batch_size: int, seed: int, collate_fn=None, num_worker
     )
 
 
-def step_seeding(sampler: StepBatchSampler, seed: int):
-    """The Lightning callback that keeps ``sampler`` and torch's generator in step with the batches trained."""
+def step_seeding(sampler: StepBatchSampler):
+    """The Lightning callback that keeps ``sampler`` and torch's generator (seeded from the sampler's
+    seed) in step with the batches trained."""
     import lightning as L
+
+    seed = sampler.seed
 
     class StepSeeding(L.Callback):
         def __init__(self):
