@@ -68,7 +68,7 @@ class StageTwoTask(L.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         opt = torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), eps=1e-9, weight_decay=h.weight_decay)
-        return {"optimizer": opt, "lr_scheduler": warmup_inverse_sqrt(opt, h.warmup_steps)}
+        return {"optimizer": opt, "lr_scheduler": warmup_inverse_sqrt(opt, h.warmup_steps, h.schedule_start_step, h.rewarm_steps)}
 
 
 class AcousticTask(StageTwoTask):
@@ -80,6 +80,8 @@ class AcousticTask(StageTwoTask):
         performers: list[str],
         lr: float = 1e-3,
         warmup_steps: int = 1000,
+        schedule_start_step: int = 0,
+        rewarm_steps: int = 200,
         betas: tuple[float, float] = (0.9, 0.98),
         weight_decay: float = 0.0,
         grad_clip: float = 1.0,
@@ -109,6 +111,8 @@ class BaselineTask(StageTwoTask):
         performers: list[str],
         lr: float = 2e-4,
         warmup_steps: int = 100,
+        schedule_start_step: int = 0,
+        rewarm_steps: int = 200,
         betas: tuple[float, float] = (0.8, 0.99),
         weight_decay: float = 0.0,
         grad_clip: float = 1.0,

@@ -15,6 +15,7 @@ import torch
 
 from deepperformer.core.atomic import write_text
 from deepperformer.core.checkpoint import total_steps
+from deepperformer.core.precision import lightning_precision
 from deepperformer.training.sampling import StepBatchSampler, step_seeding
 
 
@@ -86,7 +87,7 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
         devices=devices,
         num_nodes=nodes,
         strategy="ddp" if multi else "auto",
-        precision=tr.get("precision", "32-true"),
+        precision=lightning_precision(tr.get("precision", "32-true"), tr.get("accelerator", "auto")),
         val_check_interval=int(tr.get("val_every_steps", 500)),
         check_val_every_n_epoch=None,  # counts steps across epochs
         callbacks=callbacks,

@@ -156,7 +156,8 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             "steps": int(trainer.global_step),
             "batch_size": bs,
             "segment_frames": segment,
-            "adversarial_steps": max(0, int(trainer.global_step) - int(optim.get("adversarial_start", 0))),
+            # this run's adversarial steps up to the exported weights (the best step, not the run's last)
+            "adversarial_steps": max(0, exported_step - int(optim.get("adversarial_start", 0))),
             "seconds_per_step": sec_per_step and round(sec_per_step, 4),
             "device": str(trainer.strategy.root_device),
             "metrics": {f"validation_copy_synthesis_{k}": round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
