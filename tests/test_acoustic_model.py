@@ -213,6 +213,24 @@ def test_chunked_full_attention_is_close_away_from_joins():
     assert err.mean() < 0.1 * np.abs(whole - whole.mean(0)).mean()
 
 
+def test_chunked_baseline_audio_equals_the_one_shot_output():
+    """The baseline's chunks get its whole receptive field of context: the joins cannot be heard."""
+    from deepperformer.acoustic.baseline import BaselineConfig, RollBaseline
+    from deepperformer.acoustic.inference import predict_baseline_audio
+
+    rng = np.random.default_rng(2)
+    onset = np.sort(rng.uniform(0, 9, 30))
+    perf = Performance(make_notes(onset, rng.uniform(0.2, 1.5, 30), rng.integers(50, 80, 30), rng.integers(40, 100, 30)))
+    torch.manual_seed(0)
+    m = RollBaseline(BaselineConfig(upsample_initial_channel=16, performer_dim=4, n_performers=2)).eval()
+    whole = predict_baseline_audio(m, perf, performer=1, chunk_seconds=1000)
+    chunked = predict_baseline_audio(m, perf, performer=1, chunk_seconds=2)
+    assert whole.shape == chunked.shape and whole.shape[0] >= (perf.duration + 0.5) * 16000 - 256
+    assert np.abs(whole).max() > 1e-3  # not silence
+    np.testing.assert_allclose(chunked, whole, atol=1e-4)
+    assert not np.allclose(predict_baseline_audio(m, perf, performer=0, chunk_seconds=2), chunked, atol=1e-4)
+
+
 def test_baseline_generates_audio_conditioned_on_the_performer():
     from deepperformer.acoustic.baseline import BaselineConfig, RollBaseline
 

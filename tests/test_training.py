@@ -1,15 +1,21 @@
 """Training from recipes: the debug recipe trains on a fixture corpus, resumes, exports a checkpoint
 that loads with weights_only=True and reproduces its recorded validation figure."""
 
+import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
+import yaml
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.data.manifest import read_manifest
 from deepperformer.training.recipes import load_recipe
+from tests.helpers import assert_one_line_error
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -177,6 +183,40 @@ def test_baseline_trains_and_evaluates_beside_the_acoustic_model(corpus, tmp_pat
     assert code == 0, err
     line = next(row for row in out.splitlines() if row.startswith("baseline"))
     assert float(line.split()[4]) == pytest.approx(ckpt["provenance"]["metrics"]["validation_logmel_mse"], abs=1e-3)
+    # the paper's baseline plays a score through synthesize (it makes the audio itself: no vocoder)
+    score, wav = Path(__file__).parents[1] / "data" / "examples" / "minuet_in_g_violin.krn", tmp_path / "base.wav"
+    code, out, err = run_cli("synthesize", score, "-o", wav, "--instrument", "violin", "--acoustic", run / "model.pt", "--png")
+    assert code == 0, err
+    audio, sr = sf.read(wav)
+    assert sr == 16000 and len(audio) > 10 * sr and np.abs(audio).max() > 0 and wav.with_suffix(".png").exists()
+    code, out, err = run_cli(
+        "synthesize",
+        score,
+        "-o",
+        tmp_path / "x.wav",
+        "--instrument",
+        "violin",
+        "--acoustic",
+        run / "model.pt",
+        "--vocoder",
+        "griffin-lim",
+    )
+    assert_one_line_error(code, err, tmp_path / "x.wav", "makes audio from the notes itself")
+    # and it is a system of a listening test, as in the paper's comparison
+    clip = read_manifest(corpus)[0].clip_id
+    cfg = {
+        "name": "base",
+        "mode": "mos",
+        "seconds": 2,
+        "systems": [{"name": "baseline", "acoustic": str(run / "model.pt")}, {"name": "gl", "vocoder": "griffin-lim"}],
+        "excerpts": [{"id": "v", "manifest": str(corpus), "clip": clip, "instrument": "violin"}],
+    }
+    (tmp_path / "lt.yaml").write_text(yaml.safe_dump(cfg))
+    code, out, err = run_cli("listening-test", "build", tmp_path / "lt.yaml", "-o", tmp_path / "lt")
+    assert code == 0, err
+    key = {r["system"]: r for r in csv.DictReader(open(tmp_path / "lt" / "key.csv"))}
+    audio, sr = sf.read(tmp_path / "lt" / "page" / "audio" / key["baseline"]["file"])
+    assert len(audio) == 2 * sr and np.abs(audio).max() > 0
 
 
 def test_checkpoint_refusals(tmp_path):
@@ -212,3 +252,19 @@ def test_misspelt_recipe_setting_is_a_clear_error(corpus, tmp_path, run_cli):
     )
     assert code == 2 and "Traceback" not in err
     assert "bad model or optim setting (unknown AcousticConfig settings: ['use_notewise'])" in err
+
+
+def test_bf16_only_where_the_cpu_runs_it_fast(monkeypatch):
+    """An AVX2-only CPU emulates bf16 (5-9x slower steps measured here): recipes asking for it get fp32 and a warning."""
+    from deepperformer.core import precision
+    from deepperformer.core.errors import DeepPerformerWarning
+
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
+    with pytest.warns(DeepPerformerWarning, match="no fast bf16"):
+        assert precision.lightning_precision("bf16-mixed", "cpu") == "32-true"
+    with pytest.warns(DeepPerformerWarning, match="no fast bf16"):
+        assert precision.cpu_autocast_bf16(True) is False
+    assert precision.lightning_precision("bf16-mixed", "gpu") == "bf16-mixed"  # a GPU's own business
+    assert precision.lightning_precision("32-true", "cpu") == "32-true" and precision.cpu_autocast_bf16(False) is False
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
+    assert precision.lightning_precision("bf16-mixed", "cpu") == "bf16-mixed" and precision.cpu_autocast_bf16(True) is True

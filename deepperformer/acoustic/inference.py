@@ -4,7 +4,8 @@ Memory stays flat (one chunk at a time). With a bounded receptive field R (relat
 attention windows, :meth:`AcousticConfig.receptive_field`), chunks overlap by at least 2R frames and
 the cross-fade ramp lies where both chunks are exact, so the result equals the unchunked prediction.
 Without one (full attention, the paper's setting) the chunks overlap by ``overlap_seconds`` and a
-linear cross-fade hides the joins."""
+linear cross-fade hides the joins. The paper's baseline, which makes audio from the notes directly,
+runs chunk by chunk the same way (:func:`predict_baseline_audio`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from deepperformer.acoustic.baseline import RollBaseline
 from deepperformer.acoustic.model import AcousticModel
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.performance import Performance
@@ -73,4 +75,36 @@ def predict_mel(
             out[s:prev_end] = (1 - w) * out[s:prev_end] + w * pred[: prev_end - s]
             out[prev_end:e] = pred[prev_end - s :]
         prev_end = e
+    return out
+
+
+@torch.no_grad()
+def predict_baseline_audio(
+    model: RollBaseline,
+    perf: Performance,
+    performer: int = 0,
+    mel_config: MelConfig = MelConfig(),
+    chunk_seconds: float = 30.0,
+    progress: bool = False,
+) -> np.ndarray:
+    """Waveform float32 ``[T * hop]`` of the paper's baseline (notes straight to audio, no mel) for a
+    whole performance (T from its duration + TAIL_SEC).
+
+    The baseline is a convolutional generator with a bounded receptive field, so each chunk of
+    ``chunk_seconds`` is generated from the rolls of its notes with ``receptive_field_frames()`` of
+    context on both sides (notes keep their full extent across the cut) and only its own samples are
+    kept: the joins are seamless and memory stays flat for any length."""
+    model.eval()
+    fps, hop = 1.0 / mel_config.frame_seconds, mel_config.hop_length
+    total = mel_config.n_frames(int((perf.duration + TAIL_SEC) * mel_config.sample_rate))
+    chunk, pad = max(1, int(round(chunk_seconds * fps))), model.config.receptive_field_frames()
+    out = np.zeros(total * hop, np.float32)
+    starts = range(0, total, chunk)
+    for s in tqdm(starts, desc="baseline", unit="chunk", disable=not progress or len(starts) < 2, dynamic_ncols=True):
+        e = min(total, s + chunk)
+        lo, hi = s - pad, e + pad  # the context before the first frame holds no notes: silence, as in training
+        window = perf.window(lo / fps, hi / fps)
+        batch = collate_notes([note_arrays(window, hi - lo, mel_config)], [hi - lo], [performer], [0.0])
+        wav = model(batch)[0]  # [(hi - lo) * hop]
+        out[s * hop : e * hop] = wav[pad * hop : (pad + e - s) * hop].float().numpy()
     return out

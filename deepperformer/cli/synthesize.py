@@ -21,7 +21,11 @@ def register(sub) -> None:
     sy.add_argument(
         "--unfold", choices=("maximal", "minimal", "none"), default="maximal", help="score repeats (default: all taken)"
     )
-    sy.add_argument("--acoustic", type=Path, help="acoustic-model checkpoint (default: the shipped one for the instrument)")
+    sy.add_argument(
+        "--acoustic",
+        type=Path,
+        help="acoustic-model checkpoint, or the paper's baseline (notes -> audio, no vocoder); default: the shipped one",
+    )
     sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint, or griffin-lim (default: the shipped one)")
     sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
     sy.add_argument("--part", action="append", help="scores: play only this part (index, id or name; repeatable; see `parts`)")

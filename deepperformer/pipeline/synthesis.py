@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepperformer.acoustic.inference import predict_mel
+from deepperformer.acoustic.inference import predict_baseline_audio, predict_mel
 from deepperformer.audio.io import limit_peak, require_audio_output, write_audio
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.instruments import check_range, pitch_name
@@ -29,16 +29,21 @@ from deepperformer.pipeline.loading import DEFAULTS, LoadedModel, default_checkp
 from deepperformer.render.inputs import load_input
 
 
-def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None) -> tuple[LoadedModel, LoadedModel]:
-    """(acoustic model, vocoder), each built from its own checkpoint and checked against the other:
-    the same mel configuration, and made for this instrument."""
+def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None) -> tuple[LoadedModel, LoadedModel | None]:
+    """(stage-2 model, vocoder), each built from its own checkpoint and checked against the other:
+    the same mel configuration, and made for this instrument. A stage-2 checkpoint may be the paper's
+    baseline, which makes the audio itself: its vocoder is None (and one given is refused)."""
     a_path = acoustic or default_checkpoint(instrument, "acoustic")
-    v_path = vocoder or default_checkpoint(instrument, "vocoder")
-    a = load_model(a_path, "acoustic")
-    # Griffin-Lim is made for the acoustic model's own mel configuration; a trained vocoder must match it
-    v = load_model(v_path, "vocoder", a.mel_config, f"this vocoder (the acoustic model {Path(a_path).name} uses the other)")
+    a = load_model(a_path, ("acoustic", "baseline"))
     if a.instrument != instrument:
         raise DeepPerformerError(a_path, f"is a {a.instrument} model, not a {instrument} one (--instrument {a.instrument}?)")
+    if a.stage == "baseline":
+        if vocoder is not None:
+            raise DeepPerformerError(vocoder, f"the baseline {Path(a_path).name} makes audio from the notes itself: no vocoder")
+        return a, None
+    v_path = vocoder or default_checkpoint(instrument, "vocoder")
+    # Griffin-Lim is made for the acoustic model's own mel configuration; a trained vocoder must match it
+    v = load_model(v_path, "vocoder", a.mel_config, f"this vocoder (the acoustic model {Path(a_path).name} uses the other)")
     if v.instrument not in (None, instrument):  # None: a vocoder shared by every instrument
         raise DeepPerformerError(
             v_path, f"is a vocoder for {v.instrument}, not for {instrument} (give a {instrument} or shared vocoder)"
@@ -88,10 +93,16 @@ def conditioning_tempo(model, ckpt: dict, qpm: float) -> float:
 
 
 def performance_to_audio(
-    a: LoadedModel, v: LoadedModel, perf, tempo_qpm: float, performer_row: int, progress: bool = True
+    a: LoadedModel, v: LoadedModel | None, perf, tempo_qpm: float, performer_row: int, progress: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stages 2 and 3 on a performance: (predicted log-mel ``[T, n_mels]``, audio ``[S]`` at the acoustic
-    model's sample rate, peak-limited so that it never clips)."""
+    """Stages 2 and 3 on a performance: (log-mel ``[T, n_mels]``, audio ``[S]`` at the stage-2 model's
+    sample rate, peak-limited so that it never clips). The mel is the acoustic model's prediction, or
+    for the paper's baseline (``v`` None: it makes the audio itself) the mel of its audio."""
+    if a.stage == "baseline":
+        wav = predict_baseline_audio(a.model, perf, performer_row, a.mel_config, progress=progress)
+        with torch.no_grad():
+            mel = a.model.log_mel(torch.from_numpy(wav)[None])[0].numpy()
+        return mel, limit_peak(wav)
     cond_tempo = conditioning_tempo(a.model, a.checkpoint, tempo_qpm)
     mel = predict_mel(a.model, perf, performer_row, cond_tempo, a.mel_config, progress=progress)
     wav = limit_peak(v.model.vocode(mel, progress=progress))  # scale the rare loud render down

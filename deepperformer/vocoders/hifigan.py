@@ -53,23 +53,6 @@ class VocoderConfig(HifiganSizes, ConfigMixin):
         if self.n_mels != mel_config.n_mels:
             raise ValueError(f"n_mels {self.n_mels} differs from the mel configuration's {mel_config.n_mels}")
 
-    def receptive_field_frames(self) -> int:
-        """Mel frames of context on each side that reach an output sample (an upper bound)."""
-        r, frames = 1, 3.0  # conv_pre: kernel 7
-        for u, k in zip(self.upsample_factors, self.upsample_kernel_sizes):
-            frames += k / (2 * u) / r + 1.0 / r  # transposed conv, at the input rate
-            r *= u
-            per_block = []
-            for kern, dil in zip(self.resblock_kernel_sizes, self.resblock_dilation_sizes):
-                # type 1: each dilation has a dilated conv and a plain one; type 2: only the dilated one
-                ext = sum((kern - 1) * d / 2 for d in dil)
-                if self.resblock_type == "1":
-                    ext += len(dil) * (kern - 1) / 2
-                per_block.append(ext)
-            frames += max(per_block) / r
-        frames += 3.0 / r  # conv_post
-        return int(np.ceil(frames)) + 1
-
 
 class Vocoder(nn.Module):
     """``forward(log_mel [B, T, n_mels]) -> waveform [B, T * hop]`` in [-1, 1].
