@@ -53,3 +53,13 @@ def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bv") / "bv"
     prepare("bach-violin", DATA / "bach-violin", out, log=lambda *a: None)
     return out / "manifest.csv"
+
+
+@pytest.fixture(scope="session")
+def vienna(tmp_path_factory) -> Path:
+    """The Vienna 4x22 fixtures prepared as a renderer corpus; -> its manifest."""
+    from deepperformer.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("vienna") / "v"
+    prepare("vienna4x22", DATA / "vienna4x22", out, log=lambda *a: None)
+    return out / "manifest.csv"

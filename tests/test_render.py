@@ -18,15 +18,6 @@ from deepperformer.render.corpus import load_examples
 from deepperformer.render.metrics import FEATURES, HUMAN, compare, evaluate_renderers, summarize
 
 
-@pytest.fixture(scope="module")
-def vienna(tmp_path_factory):
-    from tests.conftest import DATA
-
-    out = tmp_path_factory.mktemp("vienna") / "v"
-    prepare("vienna4x22", DATA / "vienna4x22", out, log=lambda *a: None)
-    return out / "manifest.csv"
-
-
 def test_codec_round_trip_is_exact(data_dir):
     perf, _ = load_match(data_dir / "vienna4x22" / "match" / "Minuet_p01.match")
     score = load_score(data_dir / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none")
@@ -125,12 +116,14 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert "resuming" in out
     ckpt = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
     assert ckpt["stage"] == "renderer" and ckpt["provenance"]["steps"] == 4
-    code, out, err = run_cli(
-        *base, "--set", f"init_from={tmp_path / 'r' / 'model.pt'}", "--max-steps", "1", "-o", tmp_path / "r2"
-    )
+    # goes on from the exported weights (a new session), learning the sustain pedal beside what it knew
+    init = ("--set", f"init_from={tmp_path / 'r' / 'model.pt'}", "--set", "model.learn_pedal=true")
+    code, out, err = run_cli(*base, *init, "--max-steps", "1", "-o", tmp_path / "r2")
     assert code == 0, err
-    assert "renderer initialised from" in out  # goes on from the exported weights (a new session)
-    assert torch.load(tmp_path / "r2" / "model.pt", weights_only=True)["provenance"]["init_from_steps"] == 4
+    assert "renderer initialised from" in out
+    r2 = torch.load(tmp_path / "r2" / "model.pt", weights_only=True)
+    assert r2["provenance"]["init_from_steps"] == 4 and r2["config"]["model"]["learn_pedal"]
+    assert r2["state_dict"]["out.weight"].shape[0] == 6 and r2["state_dict"]["y_mean"].shape == (6,)
     assert "validation_renderer_velocity_r" in ckpt["provenance"]["metrics"] or not ckpt["provenance"]["validation_performances"]
     r = load_renderer(tmp_path / "r" / "model.pt")
     score = load_score(DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)
@@ -148,6 +141,11 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     a = r.render(score)
     r.sample_style(1)
     assert np.array_equal(a.params, r.render(score).params)  # a seed fixes the performance
+    assert not np.any(a.params["pedal_down"])  # learnt without pedal: none
+    pedalled = load_renderer(tmp_path / "r2" / "model.pt").render(score, "pianist-02")
+    assert np.all((pedalled.params["pedal_down"] >= 0) & (pedalled.params["pedal_down"] <= 1))
+    # the fixtures' pianists hold the pedal through most notes, so the renderer (starting from their mean) does too
+    assert len(decode(score, pedalled).pedal) > 0 and len(decode(score, a).pedal) == 0
 
 
 def test_render_command_with_a_renderer(vienna, tmp_path, run_cli):

@@ -13,18 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from deepperformer.data.prepare import prepare
-from tests.conftest import DATA
-
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "debug"
 STEPS = 10
-
-
-@pytest.fixture(scope="module")
-def vienna(tmp_path_factory):
-    out = tmp_path_factory.mktemp("vienna") / "v"
-    prepare("vienna4x22", DATA / "vienna4x22", out, log=lambda *a: None)
-    return out / "manifest.csv"
 
 
 def _command(stage: str, manifest: Path, run: Path) -> list[str]:

@@ -14,11 +14,16 @@ from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, su
 
 
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
-    """Per feature r: (mean difference system - baseline, Wilcoxon signed-rank p) over test performances."""
+    """Per feature r (and pedal F1 where the test performances used the pedal): (mean difference system -
+    baseline, Wilcoxon signed-rank p) over the test performances where the figure is defined."""
     out = {}
-    for f in FEATURES:
-        a = np.array([r[f"{f}_r"] for r in results[system]])
-        b = np.array([r[f"{f}_r"] for r in results[baseline]])
+    for f, key in [(f, f"{f}_r") for f in FEATURES] + [("pedal F1", "pedal_f1")]:
+        a = np.array([r[key] for r in results[system]], float)
+        b = np.array([r[key] for r in results[baseline]], float)
+        keep = ~(np.isnan(a) | np.isnan(b))
+        if not keep.any():
+            continue  # no pedal in these performances (violin)
+        a, b = a[keep], b[keep]
         d = a - b
         p = float(wilcoxon(a, b).pvalue) if len(d) >= 2 and np.any(d != 0) else 1.0
         out[f] = (float(d.mean()), p)
@@ -26,17 +31,22 @@ def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str
 
 
 def format_renderer_table(summary: dict[str, dict[str, float]], n: int) -> str:
-    """Markdown table: Pearson r and MAE per feature, global tempo error, per system."""
-    head = "| system | " + " | ".join(f"{f} r | {f} MAE" for f in FEATURES) + " | tempo error |"
+    """Markdown table: Pearson r and MAE per feature, global tempo error and (where the human
+    performances used the pedal) pedal F1, per system."""
+    pedal = any(not np.isnan(s.get("pedal_f1", np.nan)) for s in summary.values())
+    head = (
+        "| system | " + " | ".join(f"{f} r | {f} MAE" for f in FEATURES) + " | tempo error |" + (" pedal F1 |" if pedal else "")
+    )
     lines = [
         f"Renderers against {n} human test performances (mean over performances)",
         "",
         head,
-        "|" + "---|" * (2 * len(FEATURES) + 2),
+        "|" + "---|" * (2 * len(FEATURES) + 2 + pedal),
     ]
     for name, s in summary.items():
         cells = " | ".join(f"{s[f + '_r']:.3f} | {s[f + '_mae']:.3f}" for f in FEATURES)
-        lines.append(f"| {name} | {cells} | {100 * s['tempo_error']:.1f} % |")
+        extra = f" {s['pedal_f1']:.3f} |" if pedal else ""
+        lines.append(f"| {name} | {cells} | {100 * s['tempo_error']:.1f} % |{extra}")
     return "\n".join(lines)
 
 
@@ -71,7 +81,10 @@ def renderer_report(
     for r in renderers:
         for b in baselines:
             w = wins(results, r.name, b.name)
-            lines.append(f"{r.name} vs {b.name}: " + ", ".join(f"{f} r {d:+.3f} (p={p:.3g})" for f, (d, p) in w.items()))
+            lines.append(
+                f"{r.name} vs {b.name}: "
+                + ", ".join(f"{f}{'' if f == 'pedal F1' else ' r'} {d:+.3f} (p={p:.3g})" for f, (d, p) in w.items())
+            )
     if controls:
         scores = list({ex.piece: ex.score for ex in test}.values())
         for r in renderers:

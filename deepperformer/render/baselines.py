@@ -24,7 +24,7 @@ from deepperformer.core.score import Score
 from deepperformer.render.codec import PARAM_DTYPE, Encoded, encode
 from deepperformer.render.corpus import Example
 from deepperformer.render.deadpan import deadpan
-from deepperformer.render.targets import TARGETS, targets_of
+from deepperformer.render.targets import N_TIMING_TARGETS, TARGETS, targets_of
 
 DOWNBEAT = "metrical_strength_feature.metrical_strength_downbeat"
 
@@ -40,7 +40,8 @@ def targets(ex: Example) -> np.ndarray:
 
 
 def from_targets(score: Score, values: np.ndarray, qpm: float) -> Encoded:
-    """Codec parameters of every score note from predicted TARGETS ``[N, 4]`` at global tempo ``qpm``.
+    """Codec parameters of every score note from predicted TARGETS ``[N, 4]`` (no pedal) or ``[N, 6]`` at
+    global tempo ``qpm``.
 
     The beat period is shared by the notes of one onset (the codec's tempo curve has one value per
     onset), so the notes' predictions are averaged there."""
@@ -54,6 +55,8 @@ def from_targets(score: Score, values: np.ndarray, qpm: float) -> Encoded:
     params["beat_period"] = 60.0 / qpm * np.exp(log_ratio[group])
     params["timing"] = v[:, 2]
     params["articulation_log"] = v[:, 3]
+    if v.shape[1] > N_TIMING_TARGETS:  # a system that predicts the pedal (else there is none)
+        params["pedal_down"], params["pedal_change"] = np.clip(v[:, 4], 0, 1), np.clip(v[:, 5], 0, 1)
     return Encoded(rows, params)
 
 

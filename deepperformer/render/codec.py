@@ -10,7 +10,9 @@ matched by score note id:
 - ``timing``: how far the note starts before the onset the tempo curve predicts, in seconds
   (asynchrony inside a chord, rubato finer than the curve);
 - ``articulation_log``: log2 of performed duration / (score duration x beat period): 0 plays the
-  written length at the local tempo, < 0 shorter (staccato), > 0 longer (legato).
+  written length at the local tempo, < 0 shorter (staccato), > 0 longer (legato);
+- beside them, ``pedal_down`` and ``pedal_change``: the sustain pedal as heard by each note
+  (:mod:`deepperformer.render.pedal`).
 
 Quarter notes are the beat everywhere (partitura's codec calls the unit a beat): the whole tool speaks
 quarter notes per minute, and the acoustic model is conditioned on that tempo. Encoding and decoding
@@ -25,11 +27,14 @@ import numpy as np
 from partitura.musicanalysis.performance_codec import decode_time, encode_tempo
 
 from deepperformer.core.errors import DeepPerformerError
-from deepperformer.core.performance import PEDAL_DTYPE, Performance, make_notes
+from deepperformer.core.performance import Performance, make_notes
 from deepperformer.core.score import Score
+from deepperformer.render.pedal import note_pedal, pedal_events
 
 PARAMS = ("beat_period", "velocity", "timing", "articulation_log")
-PARAM_DTYPE = np.dtype([(p, "f8") for p in PARAMS])
+#: Beside partitura's four: the sustain pedal per note (:mod:`deepperformer.render.pedal`), 0 without one.
+PEDAL_PARAMS = ("pedal_down", "pedal_change")
+PARAM_DTYPE = np.dtype([(p, "f8") for p in PARAMS + PEDAL_PARAMS])
 #: Grace notes have no written duration; the codec scores them against this many quarters.
 GRACE_QUARTERS = 0.125
 #: Performed durations are floored here before encoding (1 ms: shorter is a recording artefact).
@@ -92,19 +97,27 @@ def encode(score: Score, perf: Performance, source=None) -> Encoded:
     for p in ("beat_period", "timing", "articulation_log"):
         params[p] = time[p]
     params["velocity"] = pn["velocity"] / 127.0
+    pedal = note_pedal(pn["onset_sec"], sn["onset_quarter"], pn["onset_sec"] + pn["duration_sec"], perf.pedal)
+    for k, p in enumerate(PEDAL_PARAMS):
+        params[p] = pedal[:, k]
     return Encoded(s_rows, params)
 
 
 def decode(score: Score, enc: Encoded, pedal: np.ndarray | None = None, source: str = "") -> Performance:
     """The performance the parameters describe: one note per entry of ``enc.rows`` with its score id,
-    starting at 0 s; ``pedal`` (PEDAL_DTYPE) is passed through."""
+    starting at 0 s; ``pedal`` (PEDAL_DTYPE) is passed through, else the sustain pedal is decoded from
+    the notes' pedal parameters (none when they hold none)."""
     sn = score.notes[enc.rows]
     time = decode_time(
         score_onsets=sn["onset_quarter"].copy(), score_durations=_score_durations(sn).copy(), parameters=enc.params
     )
     velocity = np.clip(np.round(enc.params["velocity"] * 127.0), 1, 127)
     notes = make_notes(time[:, 0], np.maximum(time[:, 1], 1e-3), sn["pitch"], velocity, score_id=sn["id"])
-    return Performance(notes, pedal if pedal is not None else np.zeros(0, PEDAL_DTYPE), source)
+    if pedal is None:
+        values = np.stack([enc.params[p] for p in PEDAL_PARAMS], 1)
+        end = float(np.max(notes["onset_sec"] + notes["duration_sec"])) if len(notes) else 0.0
+        pedal = pedal_events(notes["onset_sec"], sn["onset_quarter"], values, end)
+    return Performance(notes, pedal, source)
 
 
 def tempo_curve(score: Score, perf: Performance, enc: Encoded | None = None) -> tuple[np.ndarray, np.ndarray]:

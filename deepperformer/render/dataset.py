@@ -24,7 +24,7 @@ def score_order(score) -> np.ndarray:
 
 
 def example_arrays(ex: Example, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Whole-piece arrays in score order: x ``[N, F]``, onset ``[N]``, target ``[N, 4]`` (0 where
+    """Whole-piece arrays in score order: x ``[N, F]``, onset ``[N]``, target ``[N, len(TARGETS)]`` (0 where
     unknown), known ``[N]`` bool."""
     order = score_order(ex.score)
     pos = np.empty(len(order), np.int64)
@@ -45,7 +45,7 @@ class NoteSegments(Dataset):
     """Training: one random segment of ``segment_notes`` per example per epoch (``random=True``).
     Validation: every example tiled into consecutive segments.
 
-    Item: dict with x ``[n, F]``, onset ``[n]``, target ``[n, 4]``, known ``[n]``, performer (row),
+    Item: dict with x ``[n, F]``, onset ``[n]``, target ``[n, len(TARGETS)]``, known ``[n]``, performer (row),
     log_qpm (the performance's global tempo), recording.
     """
 
@@ -86,7 +86,7 @@ class NoteSegments(Dataset):
 
 
 def collate_segments(items: list[dict]) -> dict:
-    """Pad to the longest segment: x ``[B, N, F]``, onset ``[B, N]``, target ``[B, N, 4]``, known and
+    """Pad to the longest segment: x ``[B, N, F]``, onset ``[B, N]``, target ``[B, N, len(TARGETS)]``, known and
     mask ``[B, N]`` bool, performer ``[B]``, log_qpm ``[B]``, recording (list)."""
     n = max(len(it["onset"]) for it in items)
     b, f = len(items), items[0]["x"].shape[1]

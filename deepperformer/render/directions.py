@@ -95,8 +95,8 @@ class Direction:
 
 
 def axis_measures(values: torch.Tensor, known: torch.Tensor, log_qpm: torch.Tensor) -> torch.Tensor:
-    """``[B, 4]`` measures of the axes (AXES order) from raw targets ``values`` ``[B, N, 4]`` (velocity,
-    log beat-period ratio, timing, articulation), ``known`` ``[B, N]`` bool and ``log_qpm`` ``[B]``:
+    """``[B, 4]`` measures of the axes (AXES order) from raw targets ``values`` ``[B, N, >= 4]`` (velocity,
+    log beat-period ratio, timing, articulation[, pedal]), ``known`` ``[B, N]`` bool and ``log_qpm`` ``[B]``:
     mean velocity, log qpm, spread of the log beat-period ratio, mean articulation."""
     k = known.to(values.dtype)
     n = k.sum(1).clamp(min=1)
@@ -112,7 +112,7 @@ def segment_codes(model, loader) -> tuple[np.ndarray, np.ndarray]:
     model.eval()
     mus, deltas = [], []
     for b in loader:
-        y = (b["target"] - model.y_mean) / model.y_std
+        y = model.standardize(b["target"])
         known = b["known"]
         mu, _ = model.posterior(b["x"], b["onset"], b["mask"], y * known[..., None], b["log_qpm"])
         pred, q = model(b["x"], b["onset"], b["mask"], b["performer"], torch.zeros_like(mu))

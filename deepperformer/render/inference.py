@@ -24,7 +24,7 @@ from deepperformer.core.performers import PerformerVocab
 from deepperformer.core.score import Score
 from deepperformer.core.tempo import QPM_RANGE
 from deepperformer.render.baselines import Deadpan, from_targets, reference_qpm
-from deepperformer.render.codec import Encoded
+from deepperformer.render.codec import PEDAL_PARAMS, Encoded
 from deepperformer.render.dataset import score_order
 from deepperformer.render.directions import Direction, steer
 from deepperformer.render.model import Renderer
@@ -74,7 +74,7 @@ class ExpressiveRenderer:
 
     @torch.no_grad()
     def predict(self, score: Score, performer: str | None = None, z: torch.Tensor | None = None) -> tuple[np.ndarray, float]:
-        """(targets ``[N, 4]`` in ``score.notes`` row order, predicted global qpm) with style ``z``
+        """(targets ``[N, n_targets]`` in ``score.notes`` row order, predicted global qpm) with style ``z``
         ``[1, L]`` (default: the renderer's own)."""
         if score.features is None:
             raise ValueError("the score was loaded without features (load_score(..., features=True))")
@@ -85,7 +85,8 @@ class ExpressiveRenderer:
         onset = torch.from_numpy(score.notes["onset_quarter"][order].astype(np.float32))[None]
         n = len(order)
         z = z if z is not None else self.style()
-        out = np.zeros((n, 4), np.float32)
+        width = m.config.n_targets
+        out = np.zeros((n, width), np.float32)
         qs = []
         starts = window_starts(n, self.window, self.overlap)
         for k, s in enumerate(starts):
@@ -97,7 +98,7 @@ class ExpressiveRenderer:
             out[lo:hi] = pred[lo - s : hi - s]
             qs.append(float(q[0] * m.qpm_std + m.qpm_mean))
         values = np.empty_like(out)
-        values[order] = np.clip(out, TARGET_LOW, TARGET_HIGH)
+        values[order] = np.clip(out, TARGET_LOW[:width], TARGET_HIGH[:width])
         return values, float(np.clip(np.exp(np.mean(qs)), *QPM_RANGE))
 
     def style(self) -> torch.Tensor:
@@ -126,13 +127,15 @@ class ExpressiveRenderer:
         if not learn_velocity:
             p["velocity"] = f["velocity"]  # not learnt: the score's dynamics
         p["beat_period"] = f["beat_period"] * (p["beat_period"] / f["beat_period"]) ** x  # blended in log tempo
-        for k in ("velocity", "timing", "articulation_log"):
+        for k in ("velocity", "timing", "articulation_log", *PEDAL_PARAMS):  # deadpan has no pedal: less of it below 1
             p[k] = f[k] + x * (p[k] - f[k])
         p["velocity"] = np.clip(p["velocity"], 1 / 127, 1.0)
+        for k in PEDAL_PARAMS:
+            p[k] = np.clip(p[k], 0.0, 1.0)
         return Encoded(enc.rows, p)
 
     def _directed(self, score: Score, performer, values: np.ndarray, qpm: float, directions) -> np.ndarray:
-        """``values`` ``[N, 4]`` plus each direction's change, weighted by the bars it covers."""
+        """``values`` ``[N, n_targets]`` plus each direction's change, weighted by the bars it covers."""
         out = values.astype(np.float64)
         for d in directions:
             w = d.weights(score.bars, score.source)
@@ -140,4 +143,5 @@ class ExpressiveRenderer:
             change = steered - values
             change[:, 1] -= np.log(steered_qpm / qpm)  # the global tempo's change, as the curve's
             out += (w[:, None] if isinstance(w, np.ndarray) else w) * change
-        return np.clip(out, TARGET_LOW, TARGET_HIGH).astype(np.float32)
+        k = values.shape[1]
+        return np.clip(out, TARGET_LOW[:k], TARGET_HIGH[:k]).astype(np.float32)

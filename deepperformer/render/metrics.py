@@ -11,6 +11,10 @@ score notes both performances played, of
 and ``tempo_error``: the global tempo's relative error, ``|qpm_rendered / qpm_human - 1|``. A feature a
 rendering holds constant (deadpan's timing) has no correlation: its r is 0, not undefined.
 
+``pedal_f1`` (piano): F1 of "the sustain pedal is down for most of the note" (``pedal_down`` >= 0.5,
+:mod:`deepperformer.render.pedal`) over the shared notes, the human performance's notes as the truth;
+NaN where the human used no pedal (there is nothing to find), and left out of the means.
+
 :func:`evaluate_renderers` runs systems over test performances: each renders the same score as that
 performance's performer; the human ceiling compares each test performance with the other human
 performances of its piece (mean over them).
@@ -58,7 +62,20 @@ def compare(rendered: Encoded, human: Encoded) -> dict[str, float]:
         out[f"{f}_r"] = pearson(a[f], b[f])
         out[f"{f}_mae"] = float(np.mean(np.abs(a[f] - b[f]))) if len(i) else float("nan")
     out["tempo_error"] = abs(rendered.qpm() / human.qpm() - 1.0) if human.qpm() > 0 else float("nan")
+    out["pedal_f1"] = pedal_f1(rendered.params["pedal_down"][i], human.params["pedal_down"][j])
     return out
+
+
+def pedal_f1(rendered: np.ndarray, human: np.ndarray) -> float:
+    """F1 of pedal-down notes (share >= 0.5) of a rendering against the human's; NaN without human pedal.
+
+    >>> pedal_f1(np.array([1.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 1.0, 0.0])), pedal_f1(np.ones(2), np.zeros(2))
+    (0.5, nan)
+    """
+    r, h = rendered >= 0.5, human >= 0.5
+    if not h.any():
+        return float("nan")
+    return float(2 * (r & h).sum() / (r.sum() + h.sum()))
 
 
 HUMAN = "human ceiling"
@@ -89,10 +106,13 @@ def evaluate_renderers(systems: list, test: list[Example], min_performances: int
     return out
 
 
+def _mean(values: list[float]) -> float:
+    """Mean over the defined values (NaN: a figure that does not apply, such as pedal F1 without pedal)."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
 def summarize(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
-    """Mean of every figure per system."""
-    return {
-        name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "recording"}
-        for name, rows in results.items()
-        if rows
-    }
+    """Mean of every figure per system (over the performances where it is defined)."""
+    return {name: {k: _mean([r[k] for r in rows]) for k in rows[0] if k != "recording"} for name, rows in results.items() if rows}

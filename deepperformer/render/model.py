@@ -1,11 +1,11 @@
 """The expressive renderer: a transformer over a score's notes with a performer embedding and a style
 latent (a conditional VAE, after VirtuosoNet and the NIME 2023 co-creation system).
 
-For every note it predicts the four targets of :data:`deepperformer.render.baselines.TARGETS`
-(velocity, log beat-period ratio, timing, articulation), and for the piece its global tempo (log
-quarters per minute). Inputs are the score's basis features (:mod:`deepperformer.core.score_features`)
-in the column order the checkpoint stores, standardized by statistics the model keeps as buffers, so a
-checkpoint carries everything inference needs.
+For every note it predicts the targets of :data:`deepperformer.render.targets.TARGETS` (velocity,
+log beat-period ratio, timing, articulation; with ``learn_pedal`` also the sustain pedal's two), and
+for the piece its global tempo (log quarters per minute). Inputs are the score's basis features
+(:mod:`deepperformer.core.score_features`) in the column order the checkpoint stores, standardized by
+statistics the model keeps as buffers, so a checkpoint carries everything inference needs.
 
 - Notes are ordered by score onset, then pitch; position is a sinusoidal code of the score onset in
   quarters (relative to the segment's first note), so chords share a position.
@@ -26,8 +26,7 @@ from torch import nn
 
 from deepperformer.core.configs import ConfigMixin
 from deepperformer.networks.performer import embed_performers
-
-N_TARGETS = 4
+from deepperformer.render.targets import N_TIMING_TARGETS, TARGETS
 
 
 @dataclass
@@ -48,6 +47,14 @@ class RendererConfig(ConfigMixin):
     # False for corpora without dynamics (the Bach Violin Dataset's notes all have velocity 64): the
     # velocity is then not learnt, and renderings take the score's (deadpan's, from the markings).
     learn_velocity: bool = True
+    # Also predict the sustain pedal (pedal_down, pedal_change per note: render/pedal.py), for piano
+    # corpora whose performances carry controller 64. False in checkpoints made before.
+    learn_pedal: bool = False
+
+    @property
+    def n_targets(self) -> int:
+        """How many of TARGETS the model predicts (the first ones)."""
+        return len(TARGETS) if self.learn_pedal else N_TIMING_TARGETS
 
     def validate(self) -> None:
         if self.d_model % self.n_heads:
@@ -74,7 +81,7 @@ def _window_mask(n: int, window: int, device) -> torch.Tensor | None:
 
 class Renderer(nn.Module):
     """``forward(x [B, N, F], onset [B, N], mask [B, N] bool, performer [B], z [B, L])`` ->
-    (targets ``[B, N, 4]`` standardized, log-qpm ``[B]`` standardized).
+    (targets ``[B, N, config.n_targets]`` standardized, log-qpm ``[B]`` standardized).
 
     >>> m = Renderer(RendererConfig(n_features=5, d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4))
     >>> x, onset, mask = torch.zeros(2, 7, 5), torch.arange(7.0).repeat(2, 1), torch.ones(2, 7, dtype=torch.bool)
@@ -90,8 +97,8 @@ class Renderer(nn.Module):
         # standardization of inputs and targets, set from the training data (set_statistics)
         self.register_buffer("x_mean", torch.zeros(c.n_features))
         self.register_buffer("x_std", torch.ones(c.n_features))
-        self.register_buffer("y_mean", torch.zeros(N_TARGETS))
-        self.register_buffer("y_std", torch.ones(N_TARGETS))
+        self.register_buffer("y_mean", torch.zeros(c.n_targets))
+        self.register_buffer("y_std", torch.ones(c.n_targets))
         self.register_buffer("qpm_mean", torch.zeros(()))  # of log qpm
         self.register_buffer("qpm_std", torch.ones(()))
         self.inp = nn.Linear(c.n_features, c.d_model)
@@ -99,26 +106,48 @@ class Renderer(nn.Module):
         self.latent = nn.Linear(c.latent_dim, c.d_model)
         layer = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.ffn, c.dropout, batch_first=True, norm_first=True)
         self.body = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
-        self.out = nn.Linear(c.d_model, N_TARGETS)
+        self.out = nn.Linear(c.d_model, c.n_targets)
         self.tempo = nn.Linear(c.d_model, 1)
         # the posterior q(z | score, performance): its own smaller encoder over features + targets
         post = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.ffn, c.dropout, batch_first=True, norm_first=True)
-        self.post_inp = nn.Linear(c.n_features + N_TARGETS + int(c.posterior_tempo), c.d_model)
+        self.post_inp = nn.Linear(c.n_features + c.n_targets + int(c.posterior_tempo), c.d_model)
         self.post_body = nn.TransformerEncoder(post, max(1, c.layers // 2), enable_nested_tensor=False)
         self.post_out = nn.Linear(c.d_model, 2 * c.latent_dim)
 
-    def load_earlier(self, state: dict) -> None:
-        """Load weights of a renderer whose posterior did not see the global tempo into one whose does:
-        the tempo's input column starts at zero, so the posterior starts out as it was and learns to use it."""
-        w = state.get("post_inp.weight")
-        ours = self.post_inp.weight
-        if w is not None and self.config.posterior_tempo and w.shape[1] == ours.shape[1] - 1:
-            state = {**state, "post_inp.weight": torch.cat([w.to(ours.dtype), torch.zeros(w.shape[0], 1, dtype=ours.dtype)], 1)}
+    def load_earlier(self, state: dict, y_mean=None, y_std=None) -> None:
+        """Load weights of an earlier renderer into this one, whose config may add to it:
+        ``posterior_tempo`` (the tempo's input column of the posterior starts at zero) and ``learn_pedal``
+        (the pedal's output rows and posterior input columns start at zero, and their statistics come
+        from ``y_mean`` / ``y_std`` ``[n_targets]`` of this run's data). Each new part starts out silent,
+        so the model starts out as it was and learns to use it."""
+        state = dict(state)
+        c, n_old = self.config, state["out.weight"].shape[0]
+        n_new = c.n_targets - n_old
+        if n_new > 0:  # the pedal targets: output rows and the posterior's target columns
+            w, b = state["out.weight"], state["out.bias"]
+            state["out.weight"] = torch.cat([w, torch.zeros(n_new, w.shape[1], dtype=w.dtype)])
+            state["out.bias"] = torch.cat([b, torch.zeros(n_new, dtype=b.dtype)])
+            if y_mean is None or y_std is None:
+                raise ValueError("the new targets need their statistics (y_mean, y_std)")
+            state["y_mean"] = torch.cat([state["y_mean"], torch.as_tensor(y_mean, dtype=torch.float32)[n_old:]])
+            state["y_std"] = torch.cat([state["y_std"], torch.as_tensor(y_std, dtype=torch.float32)[n_old:]])
+        w = state["post_inp.weight"]
+        cut = c.n_features + n_old  # the posterior's columns: features, targets, [tempo]
+        extra = w.shape[1] - cut
+        parts = [w[:, :cut], torch.zeros(w.shape[0], max(0, n_new), dtype=w.dtype)]
+        if c.posterior_tempo:
+            parts.append(w[:, cut:] if extra else torch.zeros(w.shape[0], 1, dtype=w.dtype))
+        state["post_inp.weight"] = torch.cat(parts, 1)
         self.load_state_dict(state)
 
     def set_statistics(self, x_mean, x_std, y_mean, y_std, qpm_mean, qpm_std) -> None:
         for name, v in dict(x_mean=x_mean, x_std=x_std, y_mean=y_mean, y_std=y_std, qpm_mean=qpm_mean, qpm_std=qpm_std).items():
             getattr(self, name).copy_(torch.as_tensor(v, dtype=torch.float32))
+
+    def standardize(self, target: torch.Tensor) -> torch.Tensor:
+        """Raw targets ``[..., len(TARGETS)]`` (the batches carry all of them) -> the ones this model
+        predicts, standardized ``[..., n_targets]``."""
+        return (target[..., : self.config.n_targets] - self.y_mean) / self.y_std
 
     def _embed(self, x: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
         xs = (x - self.x_mean) / self.x_std
@@ -133,7 +162,7 @@ class Renderer(nn.Module):
         return self.out(h), self.tempo(pooled)[:, 0]
 
     def posterior(self, x, onset, mask, y_std_targets, log_qpm=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, log variance) ``[B, L]`` of q(z | score, standardized targets ``[B, N, 4]``, and the
+        """(mean, log variance) ``[B, L]`` of q(z | score, standardized targets ``[B, N, n_targets]``, and the
         global tempo ``log_qpm`` ``[B]`` (raw log qpm) when the config has ``posterior_tempo``)."""
         parts = [(x - self.x_mean) / self.x_std, y_std_targets]
         if self.config.posterior_tempo:

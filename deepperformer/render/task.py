@@ -14,7 +14,7 @@ import torch
 from torchmetrics import SumMetric
 
 from deepperformer.networks.schedules import warmup_inverse_sqrt
-from deepperformer.render.model import N_TARGETS, Renderer, RendererConfig
+from deepperformer.render.model import Renderer, RendererConfig
 
 
 class RendererTask(L.LightningModule):
@@ -25,6 +25,8 @@ class RendererTask(L.LightningModule):
         lr: float = 3e-4,
         betas=(0.9, 0.98),
         warmup_steps: int = 500,
+        schedule_start_step: int = 0,
+        rewarm_steps: int = 200,
         weight_decay: float = 0.01,
         kl_weight: float = 0.01,
         kl_warmup_steps: int = 2000,
@@ -38,7 +40,8 @@ class RendererTask(L.LightningModule):
 
     def _terms(self, batch, z_mode: str):
         m = self.model
-        y = (batch["target"] - m.y_mean) / m.y_std
+        k = m.config.n_targets  # the batches carry every target; a renderer without pedal learns the first four
+        y = m.standardize(batch["target"])
         known = batch["known"][..., None].to(y.dtype)
         mu, logvar = m.posterior(batch["x"], batch["onset"], batch["mask"], y * known, batch["log_qpm"])
         if z_mode == "sample":
@@ -48,7 +51,7 @@ class RendererTask(L.LightningModule):
         else:  # "prior": what inference does without a style
             z = torch.zeros_like(mu)
         pred, q = m(batch["x"], batch["onset"], batch["mask"], batch["performer"], z)
-        learnt = torch.ones(N_TARGETS, dtype=y.dtype, device=y.device)
+        learnt = torch.ones(k, dtype=y.dtype, device=y.device)
         if not m.config.learn_velocity:
             learnt[0] = 0.0  # a corpus without dynamics: velocity is the score's
         sse = ((pred - y) ** 2 * known * learnt).sum()
@@ -86,4 +89,4 @@ class RendererTask(L.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         opt = torch.optim.AdamW(self.model.parameters(), lr=h.lr, betas=tuple(h.betas), weight_decay=h.weight_decay)
-        return {"optimizer": opt, "lr_scheduler": warmup_inverse_sqrt(opt, h.warmup_steps)}
+        return {"optimizer": opt, "lr_scheduler": warmup_inverse_sqrt(opt, h.warmup_steps, h.schedule_start_step, h.rewarm_steps)}

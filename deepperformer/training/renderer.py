@@ -64,6 +64,8 @@ def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, floa
         tag = "renderer" if system == renderer.name else system
         out |= {f"validation_{tag}_{f}_r": round(s[f + "_r"], 4) for f in FEATURES}
         out[f"validation_{tag}_tempo_error"] = round(s["tempo_error"], 4)
+        if not np.isnan(s.get("pedal_f1", np.nan)):  # the validation performances used the pedal
+            out[f"validation_{tag}_pedal_f1"] = round(s["pedal_f1"], 4)
     return out
 
 
@@ -113,10 +115,14 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():  # going on from exported weights
         if tuple(init_ckpt["config"]["feature_names"]) != names or init_ckpt["performer_vocab"] != performers.to_list():
             raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
-        task.model.load_earlier(init_ckpt["state_dict"])  # statistics included: they are buffers
+        # statistics included (they are buffers); targets new to this recipe (the pedal) take this data's
+        stats = statistics(train_set)
+        task.model.load_earlier(init_ckpt["state_dict"], stats["y_mean"], stats["y_std"])
         log(f"renderer initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
     elif not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
-        task.model.set_statistics(**statistics(train_set))
+        stats = statistics(train_set)
+        k = task.model.config.n_targets
+        task.model.set_statistics(**stats | {"y_mean": stats["y_mean"][:k], "y_std": stats["y_std"][:k]})
     bs = int(data.get("batch_size", 16))
     workers = int(data.get("num_workers", 0))
     args = dict(batch_size=bs, collate_fn=collate_segments, num_workers=workers, persistent_workers=workers > 0)
