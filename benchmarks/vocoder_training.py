@@ -134,12 +134,18 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time each set with torch.compile (slow to start)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    from deepperformer.core import precision
+
+    fast = precision.cpu_has_fast_bf16()
+    # training falls back to fp32 where bf16 would be emulated; a benchmark measures what bf16 costs regardless
+    precision.cpu_has_fast_bf16 = lambda: True
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # a benchmark prints its figures only
     hop = MelConfig().hop_length
     print(
         f"batch {a.batch_size} x {a.segment_frames * hop} samples, {a.threads} thread(s); "
-        f"reference: a HiFi-GAN V2 generator-only (warm-up) step in fp32, measured in this run"
+        f"reference: a HiFi-GAN V2 generator-only (warm-up) step in fp32, measured in this run; "
+        f"this CPU ({torch.backends.cpu.get_cpu_capability()}) runs bf16 {'natively' if fast else 'emulated: training uses fp32'}"
     )
     ref = seconds_per_step("v2", a.batch_size, a.segment_frames, a.steps, None)
     print(f"{'generator':10s} {'discriminators':18s} {'mode':12s} {'s/step':>8s} {'x reference':>12s}")

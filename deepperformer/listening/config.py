@@ -9,7 +9,7 @@ loudness_lufs: -23              # ITU-R BS.1770 integrated loudness every file i
 systems:
   - name: ours                  # a stage combination
     renderer: shipped           # shipped | deadpan | PATH (a renderer checkpoint); a performance excerpt is played as is
-    acoustic: shipped           # shipped | PATH
+    acoustic: shipped           # shipped | PATH (an acoustic model, or the paper's baseline: it needs no vocoder)
     vocoder: shipped            # shipped | griffin-lim | PATH
   - name: fluidsynth
     reference: fluidsynth       # original | fluidsynth: a reference system
