@@ -116,6 +116,10 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert "resuming" in out
     ckpt = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
     assert ckpt["stage"] == "renderer" and ckpt["provenance"]["steps"] == 4
+    notes = {}
+    for ex in load_examples([vienna], ("train",)):
+        notes[ex.performer] = notes.get(ex.performer, 0) + len(ex.enc.rows)
+    assert notes[ckpt["config"]["default_performer"]] == max(notes.values())  # the best-represented pianist plays by default
     # goes on from the exported weights (a new session), learning the sustain pedal beside what it knew
     init = ("--set", f"init_from={tmp_path / 'r' / 'model.pt'}", "--set", "model.learn_pedal=true")
     code, out, err = run_cli(*base, *init, "--max-steps", "1", "-o", tmp_path / "r2")
@@ -126,6 +130,7 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert r2["state_dict"]["out.weight"].shape[0] == 6 and r2["state_dict"]["y_mean"].shape == (6,)
     assert "validation_renderer_velocity_r" in ckpt["provenance"]["metrics"] or not ckpt["provenance"]["validation_performances"]
     r = load_renderer(tmp_path / "r" / "model.pt")
+    assert r.performers.default == ckpt["config"]["default_performer"]
     score = load_score(DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)
     enc = r.render(score, "pianist-02")
     assert sorted(enc.rows.tolist()) == list(range(len(score))) and np.all(enc.params["beat_period"] > 0)

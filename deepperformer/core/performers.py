@@ -19,6 +19,9 @@ class PerformerVocab:
     >>> v = PerformerVocab(["piano-fluidr3", "piano-musescore"])
     >>> v.index("piano-musescore"), v.name(0), v.default, len(v)
     (1, 'piano-fluidr3', 'piano-fluidr3', 2)
+    >>> PerformerVocab(["a", "b"], default="b").default
+    'b'
+
     >>> v.index("glenn-gould", source="model.pt")
     Traceback (most recent call last):
     ...
@@ -26,20 +29,27 @@ class PerformerVocab:
 piano-fluidr3, piano-musescore; see `deepperformer performers`)
     """
 
-    def __init__(self, names: Iterable[str]):
+    def __init__(self, names: Iterable[str], default: str | None = None):
         self.names: tuple[str, ...] = tuple(names)
         self._rows = {n: i for i, n in enumerate(self.names)}
         if len(self._rows) != len(self.names):
             raise ValueError(f"performer names repeat: {sorted(n for n in self._rows if self.names.count(n) > 1)}")
+        if default is not None and default not in self._rows:
+            raise ValueError(f"default performer {default!r} is not among the performers")
+        self._default = default
 
     @classmethod
     def of(cls, ckpt: dict) -> PerformerVocab:
-        """The vocabulary stored in an exported checkpoint dict."""
-        return cls(ckpt["performer_vocab"])
+        """The vocabulary stored in an exported checkpoint dict (with its default performer, when the
+        checkpoint names one in its config)."""
+        return cls(ckpt["performer_vocab"], ckpt.get("config", {}).get("default_performer"))
 
     @property
     def default(self) -> str | None:
-        """The performer played when none is asked for: the first (None for a model without performers)."""
+        """The performer played when none is asked for: the one the checkpoint names (a renderer: the
+        pianist with most training notes), else the first; None for a model without performers."""
+        if self._default is not None:
+            return self._default
         return self.names[0] if self.names else None
 
     def index(self, name: str, source=None) -> int:
@@ -85,7 +95,7 @@ piano-fluidr3, piano-musescore; see `deepperformer performers`)
         return len(self.names)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PerformerVocab) and self.names == other.names
+        return isinstance(other, PerformerVocab) and self.names == other.names and self.default == other.default
 
     def __repr__(self) -> str:
         return f"PerformerVocab({list(self.names)})"

@@ -95,7 +95,11 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     if not train_ex:
         raise DeepPerformerError(manifests[0], f"no {instrument or ''} performances with scores in the training split")
     names = tuple(sorted({n for ex in train_ex for n in ex.score.features.names}))
-    performers = PerformerVocab(sorted({ex.performer for ex in train_ex}))
+    # the default performer (played when none is asked for) is the best-represented one, not the first by name
+    notes_by: dict[str, int] = {}
+    for ex in train_ex:
+        notes_by[ex.performer] = notes_by.get(ex.performer, 0) + len(ex.enc.rows)
+    performers = PerformerVocab(sorted(notes_by), default=max(sorted(notes_by), key=notes_by.get))
     segment = int(data.get("segment_notes", 256))
     train_set = NoteSegments(train_ex, names, performers, segment, random=True)
     val_set = NoteSegments(val_ex, names, performers, segment, random=False)
@@ -147,6 +151,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "recipe": recipe.get("recipe", ""),
             "variant": recipe.get("variant", "renderer"),
             "directions": directions,
+            "default_performer": performers.default,
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
