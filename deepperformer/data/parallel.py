@@ -41,6 +41,25 @@ def _run_one(fn: Callable, rec: Recording, out: Path) -> tuple[str, list[dict] |
     return rec.rec_id, dicts, None
 
 
+def _run_group(fn: Callable, recs: list[Recording], out: Path) -> list[tuple[str, list[dict] | None, str | None]]:
+    return [_run_one(fn, rec, out) for rec in recs]
+
+
+def group_recordings(recs: list[Recording], key: Callable[[Recording], str] | None) -> list[list[Recording]]:
+    """``recs`` in groups of equal ``key`` (in order of first appearance; one group per recording without a key).
+
+    >>> rs = [Recording(f"r{i}", "d", "p", "x", "piano", "s", extra={"score": s}) for i, s in enumerate("abab")]
+    >>> [[r.rec_id for r in g] for g in group_recordings(rs, lambda r: r.extra["score"])]
+    [['r0', 'r2'], ['r1', 'r3']]
+    """
+    if key is None:
+        return [[r] for r in recs]
+    groups: dict[str, list[Recording]] = {}
+    for r in recs:
+        groups.setdefault(key(r), []).append(r)
+    return list(groups.values())
+
+
 def run_recordings(
     fn: Callable[[Recording, Path], list[ClipRow]],
     recs: list[Recording],
@@ -48,11 +67,15 @@ def run_recordings(
     workers: int = 1,
     strict: bool = False,
     desc: str = "prepare",
+    group_by: Callable[[Recording], str] | None = None,
 ) -> tuple[list[ClipRow], list[tuple[str, str]], int]:
     """Process ``recs`` with ``fn(rec, out)``; return (rows, failures [(rec_id, message)], n_resumed).
 
     ``fn`` must be a module-level function (it is sent to worker processes). With ``strict``, the
     first failure raises DeepPerformerError (finished recordings stay cached for a resume).
+    ``group_by``: recordings with the same key (their score) go to one worker, one after the other,
+    so a score that many performances share is parsed once (the workers cache the last scores they
+    read) instead of once in every worker.
     """
     rows: list[ClipRow] = []
     failures: list[tuple[str, str]] = []
@@ -77,18 +100,20 @@ def run_recordings(
 
     bar = tqdm(total=len(recs), initial=resumed, desc=desc, unit="rec", dynamic_ncols=True)
     try:
-        if workers <= 1 or len(todo) <= 1:
-            for rec in todo:
+        groups = group_recordings(todo, group_by)
+        if workers <= 1 or len(groups) <= 1:
+            for rec in (r for g in groups for r in g):
                 collect(*_run_one(fn, rec, out))
                 bar.update(1)
         else:
             ctx = mp.get_context("spawn")  # torch is not fork-safe once its thread pools exist
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
-                futures = [ex.submit(_run_one, fn, rec, out) for rec in todo]
+                futures = [ex.submit(_run_group, fn, g, out) for g in groups]
                 try:
                     for fut in as_completed(futures):
-                        collect(*fut.result())
-                        bar.update(1)
+                        for result in fut.result():
+                            collect(*result)
+                            bar.update(1)
                 except BaseException:
                     for f in futures:
                         f.cancel()

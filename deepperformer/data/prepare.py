@@ -88,7 +88,9 @@ def prepare(
     for line in remarks:
         log(line)
 
-    rows, failures, resumed = run_recordings(spec.process, recs, out, workers=workers, strict=strict, desc=f"prepare {name}")
+    rows, failures, resumed = run_recordings(
+        spec.process, recs, out, workers=workers, strict=strict, desc=f"prepare {name}", group_by=_score_of
+    )
     if resumed:
         log(f"resumed: {resumed} recordings were already prepared")
     for r in rows:
@@ -135,6 +137,11 @@ def _write_skipped(path: Path, failures: list[tuple[str, str]]) -> None:
         w = csv.writer(f)
         w.writerow(["recording", "reason"])
         w.writerows(sorted(failures))
+
+
+def _score_of(rec) -> str:
+    """The score a recording is aligned to (the recordings of one score are prepared by one worker)."""
+    return str(rec.extra.get("score") or rec.rec_id)
 
 
 def summarize(name: str, rows, failures, remarks, seconds: float) -> dict:
