@@ -243,3 +243,30 @@ def test_basis_ridge_sums_give_the_stacked_solution(vienna):
     reg = 3.0 * np.eye(xs.shape[1])
     reg[-1, -1] = 0.0
     np.testing.assert_allclose(r.coef, np.linalg.solve(xs.T @ xs + reg, xs.T @ y), rtol=1e-6, atol=1e-8)
+
+
+def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):
+    import deepperformer.training.renderer as training
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
+    code, _, err = run_cli(
+        "train",
+        recipe,
+        "--set",
+        f"data.manifests=[{vienna}]",
+        "--set",
+        "data.instrument=piano",
+        "--max-steps",
+        "2",
+        "-o",
+        tmp_path / "r",
+    )
+    assert code == 0, err
+    seen, fit = [], training.renderer_directions
+    monkeypatch.setattr(training, "renderer_directions", lambda *a: seen.append(a[-1]) or fit(*a))
+    code, out, err = run_cli("fit-directions", tmp_path / "r" / "model.pt", "--manifest", vienna, "-o", tmp_path / "d.pt")
+    assert code == 0, err
+    assert seen == [8]  # the debug recipe's segment_notes, as at export (not a fixed 256)
+    from deepperformer.pipeline.loading import load_renderer
+
+    assert set(load_renderer(tmp_path / "d.pt").directions) and "wrote" in out

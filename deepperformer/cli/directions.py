@@ -35,10 +35,12 @@ def cmd_fit_directions(a) -> int:
     instrument = config.get("instrument")
     train = load_examples(a.manifest, ("train",), instrument, progress=True)
     held_out = load_examples(a.manifest, ("validation",), instrument)
-    names, performers = tuple(config["feature_names"]), PerformerVocab(ckpt["performer_vocab"])
+    names, performers = tuple(config["feature_names"]), PerformerVocab.of(ckpt)
     if not any(ex.performer in performers for ex in train):
         raise DeepPerformerError(a.checkpoint, "none of the manifests' training performers is one of this renderer's")
-    directions = renderer_directions(m.model, names, performers, train, held_out)
+    # on segments as long as the ones it trained on, as the export's own fit (the CPU recipes: 128 notes)
+    segment = int(ckpt["provenance"].get("segment_notes") or 256)
+    directions = renderer_directions(m.model, names, performers, train, held_out, segment)
     config["directions"] = directions
     provenance = dict(ckpt["provenance"])
     provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
