@@ -20,8 +20,11 @@ def _draw_roll(ax, perf: Performance):
     ]
     coll = PolyCollection(verts, array=n["velocity"].astype(float), cmap="viridis", clim=(1, 127))
     ax.add_collection(coll)
-    for p in perf.pedal[perf.pedal_down()]["time_sec"]:
-        ax.axvline(p, color="0.85", lw=0.3, zorder=0)
+    # the sustain pedal: grey where it is down (a rendering's decoded pedal, or a recording's controller 64)
+    t, down = perf.pedal["time_sec"], perf.pedal_down()
+    for k in np.flatnonzero(down & ~np.r_[False, down[:-1]]):  # each press, to the next release
+        up = np.flatnonzero(~down[k:])
+        ax.axvspan(t[k], t[k + up[0]] if len(up) else max(perf.duration, t[k]), color="0.9", lw=0, zorder=0)
     ax.set_xlim(0, max(perf.duration, 1e-3))
     ax.set_ylim(n["pitch"].min() - 2, n["pitch"].max() + 2)
     ax.set_ylabel("MIDI pitch")
