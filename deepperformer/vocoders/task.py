@@ -82,7 +82,7 @@ class VocoderTask(L.LightningModule):
         self.val_sse, self.val_count = SumMetric(nan_strategy="disable"), SumMetric(nan_strategy="disable")
         self.val_sc, self.val_mag = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
         self._sample_pending = False
-        self._bf16 = bool(autocast_bf16)  # settled against the CPU at fit start
+        self._bf16_fast = True  # whether this CPU runs bf16 fast: settled at fit start
 
     def reconstruction_loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """mel_weight * mel L1 + stft_weight * (spectral convergence + log-STFT L1); y_hat, y ``[B, S]``."""
@@ -92,8 +92,9 @@ class VocoderTask(L.LightningModule):
         return h.mel_weight * mel_l1 + h.stft_weight * (sc + mag), {"mel_l1": mel_l1, "stft_sc": sc, "stft_mag": mag}
 
     def on_fit_start(self):
-        # asked for, and fast on this CPU: emulated bf16 (an AVX2-only CPU) runs several times slower than fp32
-        self._bf16 = self.device.type == "cpu" and cpu_autocast_bf16(self.hparams.autocast_bf16)
+        # emulated bf16 (an AVX2-only CPU) runs several times slower than fp32: then fp32, with a warning
+        if self.hparams.autocast_bf16 and self.device.type == "cpu":
+            self._bf16_fast = cpu_autocast_bf16(True)
         if self.hparams.compile:  # the forwards only: the modules, their state dicts and exports stay as they are
             self.model.forward = torch.compile(self.model.forward)
             self.discriminator.forward = torch.compile(self.discriminator.forward)
@@ -103,7 +104,8 @@ class VocoderTask(L.LightningModule):
         bf16 fast (AVX-512 BF16 / AMX: :mod:`deepperformer.core.precision`), else a no-op. Only the
         discriminators: they are most of an adversarial step's cost, and the generator gains nothing
         from it (benchmarks/vocoder_training.py)."""
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16 and self.device.type == "cpu")
+        enabled = self.hparams.autocast_bf16 and self._bf16_fast and self.device.type == "cpu"
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
 
     def discriminate(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[list, list, list, list]:
         """(scores real, scores fake, features real, features fake) of audio ``[B, S]``, in one pass
