@@ -153,23 +153,20 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert len(decode(score, pedalled).pedal) > 0 and len(decode(score, a).pedal) == 0
 
 
+def _tiny_renderer(run_cli, manifest: Path, out: Path) -> Path:
+    """Train the debug renderer for 2 steps on ``manifest``; -> its exported model.pt."""
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
+    code, _, err = run_cli(
+        "train", recipe, "--set", f"data.manifests=[{manifest}]", "--set", "data.instrument=piano", "--max-steps", "2", "-o", out
+    )
+    assert code == 0, err
+    return out / "model.pt"
+
+
 def test_render_command_with_a_renderer(vienna, tmp_path, run_cli):
     from tests.conftest import DATA
 
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
-    code, _, err = run_cli(
-        "train",
-        recipe,
-        "--set",
-        f"data.manifests=[{vienna}]",
-        "--set",
-        "data.instrument=piano",
-        "--max-steps",
-        "2",
-        "-o",
-        tmp_path / "r",
-    )
-    assert code == 0, err
+    _tiny_renderer(run_cli, vienna, tmp_path / "r")
     ckpt, score = tmp_path / "r" / "model.pt", DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml"
     code, out, err = run_cli(
         "render",
@@ -248,20 +245,7 @@ def test_basis_ridge_sums_give_the_stacked_solution(vienna):
 def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):
     import deepperformer.training.renderer as training
 
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
-    code, _, err = run_cli(
-        "train",
-        recipe,
-        "--set",
-        f"data.manifests=[{vienna}]",
-        "--set",
-        "data.instrument=piano",
-        "--max-steps",
-        "2",
-        "-o",
-        tmp_path / "r",
-    )
-    assert code == 0, err
+    _tiny_renderer(run_cli, vienna, tmp_path / "r")
     seen, fit = [], training.renderer_directions
     monkeypatch.setattr(training, "renderer_directions", lambda *a: seen.append(a[-1]) or fit(*a))
     code, out, err = run_cli("fit-directions", tmp_path / "r" / "model.pt", "--manifest", vienna, "-o", tmp_path / "d.pt")
