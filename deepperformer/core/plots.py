@@ -22,9 +22,10 @@ def _draw_roll(ax, perf: Performance):
     ax.add_collection(coll)
     # the sustain pedal: grey where it is down (a rendering's decoded pedal, or a recording's controller 64)
     t, down = perf.pedal["time_sec"], perf.pedal_down()
+    releases = np.flatnonzero(~down)
     for k in np.flatnonzero(down & ~np.r_[False, down[:-1]]):  # each press, to the next release
-        up = np.flatnonzero(~down[k:])
-        ax.axvspan(t[k], t[k + up[0]] if len(up) else max(perf.duration, t[k]), color="0.9", lw=0, zorder=0)
+        j = np.searchsorted(releases, k)
+        ax.axvspan(t[k], t[releases[j]] if j < len(releases) else max(perf.duration, t[k]), color="0.9", lw=0, zorder=0)
     ax.set_xlim(0, max(perf.duration, 1e-3))
     ax.set_ylim(n["pitch"].min() - 2, n["pitch"].max() + 2)
     ax.set_ylabel("MIDI pitch")

@@ -14,10 +14,10 @@ from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, su
 
 
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
-    """Per feature r (and pedal F1 where the test performances used the pedal): (mean difference system -
-    baseline, Wilcoxon signed-rank p) over the test performances where the figure is defined."""
+    """{"<feature> r" (and "pedal F1" where the test performances used the pedal): (mean difference
+    system - baseline, Wilcoxon signed-rank p)} over the test performances where the figure is defined."""
     out = {}
-    for f, key in [(f, f"{f}_r") for f in FEATURES] + [("pedal F1", "pedal_f1")]:
+    for label, key in [(f"{f} r", f"{f}_r") for f in FEATURES] + [("pedal F1", "pedal_f1")]:
         a = np.array([r[key] for r in results[system]], float)
         b = np.array([r[key] for r in results[baseline]], float)
         keep = ~(np.isnan(a) | np.isnan(b))
@@ -26,7 +26,7 @@ def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str
         a, b = a[keep], b[keep]
         d = a - b
         p = float(wilcoxon(a, b).pvalue) if len(d) >= 2 and np.any(d != 0) else 1.0
-        out[f] = (float(d.mean()), p)
+        out[label] = (float(d.mean()), p)
     return out
 
 
@@ -81,10 +81,7 @@ def renderer_report(
     for r in renderers:
         for b in baselines:
             w = wins(results, r.name, b.name)
-            lines.append(
-                f"{r.name} vs {b.name}: "
-                + ", ".join(f"{f}{'' if f == 'pedal F1' else ' r'} {d:+.3f} (p={p:.3g})" for f, (d, p) in w.items())
-            )
+            lines.append(f"{r.name} vs {b.name}: " + ", ".join(f"{f} {d:+.3f} (p={p:.3g})" for f, (d, p) in w.items()))
     if controls:
         scores = list({ex.piece: ex.score for ex in test}.values())
         for r in renderers:
