@@ -253,4 +253,7 @@ def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cl
     assert seen == [8]  # the debug recipe's segment_notes, as at export (not a fixed 256)
     from deepperformer.pipeline.loading import load_renderer
 
-    assert set(load_renderer(tmp_path / "d.pt").directions) and "wrote" in out
+    directions = load_renderer(tmp_path / "d.pt").directions
+    assert set(directions) and "wrote" in out
+    # each kept direction was decoded one step out and moves its measure the right way
+    assert all(d["method"] in ("classifier", "decoder response") and d["effect"] > 0 for d in directions.values())

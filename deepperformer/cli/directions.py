@@ -46,6 +46,9 @@ def cmd_fit_directions(a) -> int:
     provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
     export_checkpoint(a.out, "renderer", config, m.mel_config, ckpt["performer_vocab"], m.model.state_dict(), provenance)
     for axis, d in directions.items():
-        print(f"{axis}: held-out accuracy {d['accuracy']:.3f} over {d['segments']} training segments, step {d['scale']:.3f}")
+        print(
+            f"{axis}: held-out accuracy {d['accuracy']:.3f} over {d['segments']} training segments, step {d['scale']:.3f}, "
+            f"{d['method']} direction (measure changes {d['effect']:+.4f} per step)"
+        )
     print(f"wrote {a.out}")
     return 0

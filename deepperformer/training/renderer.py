@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import write_text
@@ -25,7 +25,7 @@ from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.baselines import Deadpan
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.dataset import NoteSegments, collate_segments
-from deepperformer.render.directions import fit_directions, segment_codes
+from deepperformer.render.directions import choose_by_effect, fit_directions, segment_codes
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
 from deepperformer.render.task import RendererTask
@@ -73,14 +73,25 @@ def renderer_directions(model, names, performers: PerformerVocab, train_ex, held
     """The direction classifier of :mod:`deepperformer.render.directions`, fitted on the training
     performances' segments and scored on the held-out ones."""
 
-    def codes(examples):
+    def loader(examples):
         ds = NoteSegments(examples, names, performers, segment, random=False)
-        if not len(ds):
-            return np.zeros((0, model.config.latent_dim)), np.zeros((0, 4))
-        return segment_codes(model, DataLoader(ds, batch_size=16, collate_fn=collate_segments))
+        return DataLoader(ds, batch_size=16, collate_fn=collate_segments) if len(ds) else None
+
+    def codes(examples):
+        dl = loader(examples)
+        return segment_codes(model, dl) if dl else (np.zeros((0, model.config.latent_dim)), np.zeros((0, 4)))
 
     skip = () if model.config.learn_velocity else ("dynamics",)
-    return fit_directions(codes(train_ex), codes(held_out_ex), skip)
+    train = codes(train_ex)
+    directions = fit_directions(train, codes(held_out_ex), skip)
+    # checked by decoding, on held-out segments when there are (else training ones): at most 512 segments
+    # (every training segment x 64 draws of z would take minutes, and the slope settles long before)
+    check = loader(held_out_ex) or loader(train_ex)
+    if check is not None and directions:
+        picked = np.unique(np.linspace(0, len(check.dataset) - 1, 512).astype(int))  # spread over the pieces
+        check = DataLoader(Subset(check.dataset, picked.tolist()), batch_size=16, collate_fn=collate_segments)
+        directions = choose_by_effect(model, check, directions, train[0])
+    return directions
 
 
 def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
