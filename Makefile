@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ../shared/data
 
-.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-renderer-piano prepare-renderer-violin check-scores clean
+.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-synthetic-9h prepare-renderer-piano prepare-renderer-violin check-scores clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ prepare-bach-violin: $(STAMP)
 prepare-synthetic: $(STAMP)
 	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic --workers 2 \
 		--splits data/splits/synthetic.json
+
+# Four times the synthetic piano audio for the piano acoustic model (recipes/synthetic/acoustic_piano_9h.yaml;
+# about 15 min), the held-out pieces of the 2.2-h corpus kept held out (data/splits/synthetic-9h.json holds them and the new ones).
+prepare-synthetic-9h: $(STAMP)
+	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic-9h --workers 2 --piano-hours 9 \
+		--violin-hours 0 --splits data/splits/synthetic-9h.json
 
 # The aligned piano corpora the renderer learns from ((n)ASAP, Vienna 4x22, Batik; about 40 min here).
 prepare-renderer-piano: $(STAMP)

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import tarfile
 
@@ -255,3 +256,16 @@ def test_mel_config_of_an_existing_output_is_checked(tmp_path, data_dir):
         match=r"mel_config.json: this output folder uses another mel configuration \(n_mels 128, expected 80\)",
     ):
         prepare("vienna4x22", data_dir / "vienna4x22", out, log=quiet)
+
+
+def test_the_summary_table_keeps_wide_cells_apart():
+    from deepperformer.data.prepare import format_summary
+
+    cell = {"recordings": 28, "clips": 1459, "hours": 120.9 / 60}
+    summary = {
+        "per_performer": {"piano-fluidr3": {"train": cell, "validation": cell}},
+        "recordings": 56, "clips": 2918, "hours": 4.03, "hours_per_instrument": {"piano": 4.03}, "failed": 0,
+        "wall_seconds": 1.0,
+    }
+    row = format_summary(summary).splitlines()[1]
+    assert re.search(r"120\.9 min +28 rec", row)  # before the fix: "120.9 min28 rec"
