@@ -80,12 +80,12 @@ def test_griffin_lim_follows_the_mel_configuration_asked_for():
     assert isinstance(m.model, GriffinLimVocoder) and m.mel_config == mel and m.model.config.hop_length == 128
 
 
-@pytest.mark.parametrize("name", ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt"])
+@pytest.mark.parametrize("name", ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt", "vocoder_vocos_piano.pt"])
 def test_shipped_checkpoints_load_through_the_one_loader(name):
     m = load_model(CHECKPOINTS / name)
     assert m.mel_config == MelConfig() and not m.model.training
     if m.stage == "acoustic":
         assert len(m.performers) == m.model.performer_emb.num_embeddings >= 2
         assert m.instrument in ("piano", "violin")
-    else:
-        assert m.instrument is None  # the shared vocoder
+    else:  # the shared vocoder, or the one fine-tuned on one instrument's predicted mels
+        assert m.instrument == ("piano" if name == "vocoder_vocos_piano.pt" else None)

@@ -30,8 +30,10 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 #: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS. The Vocos-style vocoder, shared by both
 #: instruments, won the quality table against every shipped HiFi-GAN (checkpoints/README.md); Griffin-Lim
 #: (--vocoder griffin-lim) still scores higher there, but runs 4x slower and its memory grows with length.
+#: Piano plays through that vocoder fine-tuned on the piano acoustic model's predicted mels
+#: (recipes/vocoder/vocos_cpu_finetune_piano.yaml): better on every column of the piano chain.
 DEFAULTS = {
-    "piano": {"renderer": "renderer_piano.pt", "acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_vocos.pt"},
+    "piano": {"renderer": "renderer_piano.pt", "acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_vocos_piano.pt"},
     "violin": {"acoustic": "acoustic_bach_violin.pt", "vocoder": "vocoder_vocos.pt"},
 }
 #: The vocoder `vocode` uses unless told: the shipped one shared by both instruments.
