@@ -80,7 +80,10 @@ def test_griffin_lim_follows_the_mel_configuration_asked_for():
     assert isinstance(m.model, GriffinLimVocoder) and m.mel_config == mel and m.model.config.hop_length == 128
 
 
-@pytest.mark.parametrize("name", ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt", "vocoder_vocos_piano.pt"])
+SHIPPED_STAGE_TWO = ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt", "vocoder_vocos_piano.pt"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_STAGE_TWO)
 def test_shipped_checkpoints_load_through_the_one_loader(name):
     m = load_model(CHECKPOINTS / name)
     assert m.mel_config == MelConfig() and not m.model.training

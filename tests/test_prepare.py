@@ -264,7 +264,11 @@ def test_the_summary_table_keeps_wide_cells_apart():
     cell = {"recordings": 28, "clips": 1459, "hours": 120.9 / 60}
     summary = {
         "per_performer": {"piano-fluidr3": {"train": cell, "validation": cell}},
-        "recordings": 56, "clips": 2918, "hours": 4.03, "hours_per_instrument": {"piano": 4.03}, "failed": 0,
+        "recordings": 56,
+        "clips": 2918,
+        "hours": 4.03,
+        "hours_per_instrument": {"piano": 4.03},
+        "failed": 0,
         "wall_seconds": 1.0,
     }
     row = format_summary(summary).splitlines()[1]

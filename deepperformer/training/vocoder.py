@@ -165,7 +165,8 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         },
     )
     log(
-        f"exported {out}: the weights of step {exported_step} of {trainer.global_step}, validation copy-synthesis log-mel MSE {metrics['logmel_mse']:.4f}, "
+        f"exported {out}: the weights of step {exported_step} of {trainer.global_step}, "
+        f"validation copy-synthesis log-mel MSE {metrics['logmel_mse']:.4f}, "
         f"MR-STFT SC {metrics['stft_sc']:.3f} mag {metrics['stft_mag']:.3f}, {sec_per_step or 0:.3f} s/step"
     )
     return out
