@@ -77,16 +77,16 @@ def renderer_directions(model, names, performers: PerformerVocab, train_ex, held
         ds = NoteSegments(examples, names, performers, segment, random=False)
         return DataLoader(ds, batch_size=16, collate_fn=collate_segments) if len(ds) else None
 
-    def codes(examples):
-        dl = loader(examples)
+    def codes(dl):
         return segment_codes(model, dl) if dl else (np.zeros((0, model.config.latent_dim)), np.zeros((0, 4)))
 
     skip = () if model.config.learn_velocity else ("dynamics",)
-    train = codes(train_ex)
-    directions = fit_directions(train, codes(held_out_ex), skip)
+    train_dl, held_out_dl = loader(train_ex), loader(held_out_ex)  # segmented once, for the fit and the check
+    train = codes(train_dl)
+    directions = fit_directions(train, codes(held_out_dl), skip)
     # checked by decoding, on held-out segments when there are (else training ones): at most 512 segments
     # (every training segment x 64 draws of z would take minutes, and the slope settles long before)
-    check = loader(held_out_ex) or loader(train_ex)
+    check = held_out_dl or train_dl
     if check is not None and directions:
         picked = np.unique(np.linspace(0, len(check.dataset) - 1, 512).astype(int))  # spread over the pieces
         check = DataLoader(Subset(check.dataset, picked.tolist()), batch_size=16, collate_fn=collate_segments)
