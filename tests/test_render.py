@@ -213,7 +213,7 @@ def test_a_violin_renderer_learns_timing_and_keeps_the_scores_dynamics(tmp_path,
     manifest = tmp_path / "t" / "manifest.csv"
     code, _, err = run_cli(
         "train", recipe, "--set", f"data.manifests=[{manifest}]", "--set", "data.instrument=violin",
-        "--set", "model.learn_velocity=false", "--max-steps", "3", "-o", tmp_path / "r",
+        "--set", "model.learn_velocity=false", "--set", "model.linear_skip=true", "--max-steps", "3", "-o", tmp_path / "r",
     )  # fmt: skip
     assert code == 0, err
     r = load_renderer(tmp_path / "r" / "model.pt")
@@ -240,6 +240,41 @@ def test_basis_ridge_sums_give_the_stacked_solution(vienna):
     reg = 3.0 * np.eye(xs.shape[1])
     reg[-1, -1] = 0.0
     np.testing.assert_allclose(r.coef, np.linalg.solve(xs.T @ xs + reg, xs.T @ y), rtol=1e-6, atol=1e-8)
+
+
+def test_a_linear_skip_renderer_starts_as_the_basis_ridge(vienna):
+    """With ``linear_skip`` the fresh model's prediction (any performer, any z) is the ridge solution of
+    the training notes in its standardized space: the transformer's output starts silent."""
+    import torch
+
+    from deepperformer.core.performers import PerformerVocab
+    from deepperformer.render.dataset import NoteSegments, collate_segments
+    from deepperformer.render.model import Renderer, RendererConfig
+    from deepperformer.training.renderer import ridge_skip, statistics
+
+    examples = load_examples([vienna])
+    names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
+    performers = PerformerVocab(sorted({ex.performer for ex in examples}))
+    ds = NoteSegments(examples, names, performers, 64, random=False)
+    config = RendererConfig(n_features=len(names), d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, linear_skip=True)
+    m = Renderer(dataclasses.replace(config, n_performers=len(performers)))
+    m.set_statistics(**(st := statistics(ds)) | {"y_mean": st["y_mean"][:4], "y_std": st["y_std"][:4]})
+    m.set_skip(ridge_skip(m, ds))
+    x = np.concatenate([a["x"][a["known"]] for a in ds.arrays])
+    y = np.concatenate([a["target"][a["known"], :4] for a in ds.arrays])
+    xs = np.c_[(x - st["x_mean"]) / st["x_std"], np.ones(len(x))]
+    ys = (y - st["y_mean"][:4]) / st["y_std"][:4]
+    reg = 10.0 * np.eye(xs.shape[1])
+    reg[-1, -1] = 0.0
+    coef = np.linalg.solve(xs.T @ xs + reg, xs.T @ ys)
+    batch = collate_segments([ds[i] for i in range(len(ds))])
+    m.eval()
+    with torch.no_grad():
+        pred, _ = m(batch["x"], batch["onset"], batch["mask"], batch["performer"], torch.randn(len(ds), 4))
+    xb = (batch["x"].numpy() - st["x_mean"]) / st["x_std"]
+    np.testing.assert_allclose(pred.numpy(), xb @ coef[:-1] + coef[-1], rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="linear path"):  # an earlier renderer without it cannot go on with it
+        m.load_earlier({k: v for k, v in m.state_dict().items() if not k.startswith("skip.")})
 
 
 def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):

@@ -99,6 +99,26 @@ class MeanCurve:
         return from_targets(score, self.table[metrical_keys(score)], qpm or reference_qpm(score, self.qpm))
 
 
+def ridge_solve(pairs, alpha: float) -> np.ndarray:
+    """Ridge coefficients ``[F + 1, T]`` (the last row the intercept, which is not shrunk) from an iterable
+    of (standardized features ``[n, F]``, targets ``[n, T]``) blocks.
+
+    The normal equations are summed block by block: the stacked feature matrix of (n)ASAP's training
+    notes (about 2 M x 244) would take gigabytes, these sums kilobytes."""
+    xtx = xty = None
+    for x, y in pairs:
+        xs = np.c_[np.asarray(x, np.float64), np.ones(len(x))]
+        if xtx is None:
+            xtx, xty = np.zeros((xs.shape[1],) * 2), np.zeros((xs.shape[1], y.shape[1]))
+        xtx += xs.T @ xs
+        xty += xs.T @ np.asarray(y, np.float64)
+    if xtx is None:
+        raise ValueError("ridge_solve: no data")
+    reg = alpha * np.eye(len(xtx))
+    reg[-1, -1] = 0.0
+    return np.linalg.solve(xtx + reg, xty)
+
+
 class BasisRidge:
     """Ridge regression from the score's basis features (the training scores' columns) to TARGETS."""
 
@@ -108,8 +128,7 @@ class BasisRidge:
         self.alpha = alpha
 
     def fit(self, examples: list[Example]) -> BasisRidge:
-        # The normal equations are summed performance by performance: the stacked feature matrix of
-        # (n)ASAP's training notes (about 2 M x 244) would take gigabytes, these sums kilobytes.
+        # statistics and normal equations are summed performance by performance (ridge_solve)
         self.names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
         f = len(self.names)
         n, s1, s2 = 0, np.zeros(f), np.zeros(f)
@@ -118,14 +137,10 @@ class BasisRidge:
             n, s1, s2 = n + len(x), s1 + x.sum(0), s2 + (x**2).sum(0)
         self.mean = s1 / max(n, 1)
         self.scale = np.sqrt(np.maximum(s2 / max(n, 1) - self.mean**2, 0.0)) + 1e-6
-        xtx, xty = np.zeros((f + 1, f + 1)), np.zeros((f + 1, len(TARGETS)))
-        for ex in examples:
-            xs = np.c_[(ex.score.features.columns(self.names)[ex.enc.rows] - self.mean) / self.scale, np.ones(len(ex.enc.rows))]
-            xtx += xs.T @ xs
-            xty += xs.T @ targets(ex)
-        reg = self.alpha * np.eye(f + 1)
-        reg[-1, -1] = 0.0  # the intercept is not shrunk
-        self.coef = np.linalg.solve(xtx + reg, xty)
+        self.coef = ridge_solve(
+            (((ex.score.features.columns(self.names)[ex.enc.rows] - self.mean) / self.scale, targets(ex)) for ex in examples),
+            self.alpha,
+        )
         self.qpm = float(np.exp(np.mean([np.log(ex.enc.qpm()) for ex in examples])))
         return self
 

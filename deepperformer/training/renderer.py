@@ -22,7 +22,7 @@ from deepperformer.core.atomic import write_text
 from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
-from deepperformer.render.baselines import Deadpan
+from deepperformer.render.baselines import BasisRidge, Deadpan, ridge_solve
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.dataset import NoteSegments, collate_segments
 from deepperformer.render.directions import choose_by_effect, fit_directions, segment_codes
@@ -49,6 +49,16 @@ def statistics(ds: NoteSegments) -> dict[str, np.ndarray]:
         qpm_mean=q.mean(),
         qpm_std=q.std() + 1e-3,
     )
+
+
+def ridge_skip(model, ds: NoteSegments) -> np.ndarray:
+    """The basis model's ridge coefficients ``[n_features + 1, n_targets]`` in the model's standardized
+    features and targets, from the training performances' performed notes (Renderer.set_skip)."""
+    k = model.config.n_targets
+    xm, xs = model.x_mean.numpy(), model.x_std.numpy()
+    ym, ys = model.y_mean.numpy(), model.y_std.numpy()
+    blocks = (((a["x"][a["known"]] - xm) / xs, (a["target"][a["known"], :k] - ym) / ys) for a in ds.arrays)
+    return ridge_solve(blocks, BasisRidge().alpha)
 
 
 def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, float]:
@@ -132,12 +142,18 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
         # statistics included (they are buffers); targets new to this recipe (the pedal) take this data's
         stats = statistics(train_set)
-        task.model.load_earlier(init_ckpt["state_dict"], stats["y_mean"], stats["y_std"])
+        try:
+            task.model.load_earlier(init_ckpt["state_dict"], stats["y_mean"], stats["y_std"])
+        except ValueError as e:
+            raise DeepPerformerError(init, str(e)) from None
         log(f"renderer initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
     elif not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
         stats = statistics(train_set)
         k = task.model.config.n_targets
         task.model.set_statistics(**stats | {"y_mean": stats["y_mean"][:k], "y_std": stats["y_std"][:k]})
+        if task.model.skip is not None:
+            task.model.set_skip(ridge_skip(task.model, train_set))
+            log("linear path set to the basis ridge of the training notes")
     bs = int(data.get("batch_size", 16))
     workers = int(data.get("num_workers", 0))
     args = dict(batch_size=bs, collate_fn=collate_segments, num_workers=workers, persistent_workers=workers > 0)
