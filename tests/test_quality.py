@@ -68,3 +68,20 @@ def test_table_labels_tell_runs_apart():
         "b/model",
         "vocoder_vocos",
     ]
+
+
+def test_piano_rows_give_note_precision_and_recall():
+    """A transcription that misses one of four played notes and adds a fifth: recall 3/4, precision 3/4
+    (what tells a vocoder's spurious notes from its smeared attacks, which F1 alone hides)."""
+    from deepperformer.audio.mel import MelConfig, log_mel
+    from deepperformer.evaluation.quality import Excerpt, frame_rate_comb, measure
+
+    cfg = MelConfig()
+    audio = np.random.default_rng(0).normal(0, 0.05, SR * 3).astype(np.float32)
+    notes = np.array([[0.2, 0.6, 60.0], [0.8, 1.2, 64.0], [1.4, 1.8, 67.0], [2.0, 2.4, 72.0]])
+    heard = np.array([[0.2, 0.6, 60.0], [0.8, 1.2, 64.0], [1.4, 1.8, 67.0], [2.5, 2.8, 50.0]])
+    ex = Excerpt("x", "c", "piano", audio, notes, None, "p", 120.0)
+    original = {"mel": log_mel(audio, cfg), "comb": frame_rate_comb(audio, SR, cfg.hop_length)}
+    row = measure(audio, ex, original, cfg, transcriber=lambda a, sr: heard)
+    assert row["note_precision"] == pytest.approx(0.75) and row["note_recall"] == pytest.approx(0.75)
+    assert row["note_f1"] == pytest.approx(0.75) and row["logmel_mse"] == 0

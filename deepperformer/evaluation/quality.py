@@ -160,7 +160,8 @@ def measure(audio: np.ndarray, ex: Excerpt, original: dict, mel_config: MelConfi
     row.update(stft_sc=float(sc), stft_mag=float(mag))
     row["comb_ratio"] = frame_rate_comb(audio, sr, mel_config.hop_length) / original["comb"]
     if ex.instrument == "piano":
-        row["note_f1"] = onset_f1(ex.notes, (transcriber or transcribe)(audio, sr))["f1"]
+        f = onset_f1(ex.notes, (transcriber or transcribe)(audio, sr))
+        row.update(note_f1=f["f1"], note_precision=f["precision"], note_recall=f["recall"])
     else:
         row.update(pitch_metrics(audio, ex.notes, sr, mel_config.hop_length))
     return row
@@ -234,7 +235,17 @@ def quality_rows(
     return rows
 
 
-MEASURES = ("logmel_mse", "stft_sc", "stft_mag", "note_f1", "raw_pitch_accuracy", "voicing_recall", "comb_ratio")
+MEASURES = (
+    "logmel_mse",
+    "stft_sc",
+    "stft_mag",
+    "note_f1",
+    "note_precision",  # of the transcribed onsets: a vocoder's noise heard as notes lowers it
+    "note_recall",  # of the played onsets: smeared attacks lower it
+    "raw_pitch_accuracy",
+    "voicing_recall",
+    "comb_ratio",
+)
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -263,6 +274,8 @@ def format_quality_table(summary: list[dict], split: str, seconds: float) -> str
         ("MR-STFT SC", "stft_sc", 3),
         ("MR-STFT mag", "stft_mag", 3),
         ("note F1", "note_f1", 3),
+        ("note P", "note_precision", 3),
+        ("note R", "note_recall", 3),
         ("raw pitch acc.", "raw_pitch_accuracy", 3),
         ("voicing recall", "voicing_recall", 3),
         ("comb", "comb_ratio", 2),
