@@ -116,6 +116,9 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert "resuming" in out
     ckpt = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
     assert ckpt["stage"] == "renderer" and ckpt["provenance"]["steps"] == 4
+    best = tmp_path / "r" / "ckpt" / "best.ckpt"  # keep_best: the lowest val/prior's weights are exported
+    best_step = torch.load(best, weights_only=False)["global_step"] if best.exists() else 4
+    assert ckpt["provenance"]["exported_step"] == best_step == ckpt["provenance"]["total_steps"]
     notes = {}
     for ex in load_examples([vienna], ("train",)):
         notes[ex.performer] = notes.get(ex.performer, 0) + len(ex.enc.rows)
@@ -216,6 +219,13 @@ def test_a_violin_renderer_learns_timing_and_keeps_the_scores_dynamics(tmp_path,
         "--set", "model.learn_velocity=false", "--set", "model.linear_skip=true", "--max-steps", "3", "-o", tmp_path / "r",
     )  # fmt: skip
     assert code == 0, err
+    # keep_best: the weights of the lowest val/prior are exported (this fixture has validation performances)
+    import torch
+
+    best = torch.load(tmp_path / "r" / "ckpt" / "best.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
+    assert ckpt["provenance"]["exported_step"] == best["global_step"] and ckpt["provenance"]["steps"] == 3
+    assert torch.equal(ckpt["state_dict"]["skip.weight"], best["state_dict"]["model.skip.weight"])
     r = load_renderer(tmp_path / "r" / "model.pt")
     assert r.instrument == "violin" and "dynamics" not in r.directions
     score = load_examples([manifest], ("train",))[0].score

@@ -37,9 +37,12 @@ def init_provenance(init: str | Path | None, init_ckpt: dict | None, steps: int)
     }
 
 
-def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_clip: float | None, log=print):
+def fit_resumably(
+    task, train_loader, val_loader, tr: dict, run_dir: Path, grad_clip: float | None, log=print, monitor: str = "val/mse"
+):
     """Fit ``task`` with Lightning from the ``trainer`` section of a recipe, resuming from
     ``run_dir/ckpt/last.ckpt`` when it exists; -> (trainer, seconds per step over all its starts).
+    With ``keep_best`` the lowest ``monitor`` so far is kept as ``ckpt/best.ckpt`` (:func:`load_best`).
 
     Checkpoints are saved every ``checkpoint_every_steps``; the CSV log goes to ``logs/version_<k>``
     (one version per start). ``devices``/``num_nodes`` above 1 train with DDP. ``grad_clip`` is None
@@ -68,12 +71,12 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
         callbacks.append(step_seeding(sampler))
         # Lightning cannot resume an ordinary loader mid-epoch; this one resumes through the callback's state
         warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
-    if tr.get("keep_best"):  # the lowest validation log-mel MSE so far, as ckpt/best.ckpt (GANs swing)
+    if tr.get("keep_best"):  # the lowest validation figure so far (GANs swing, small corpora overfit)
         callbacks.append(
             ModelCheckpoint(
                 dirpath=run_dir / "ckpt",
                 filename="best",
-                monitor="val/mse",
+                monitor=monitor,
                 mode="min",
                 save_top_k=1,
                 enable_version_counter=False,
@@ -99,6 +102,18 @@ def fit_resumably(task, train_loader, val_loader, tr: dict, run_dir: Path, grad_
     )
     trainer.fit(task, train_loader, val_loader, ckpt_path=resume)
     return trainer, record_timing(run_dir, start_step, trainer.global_step, time.time() - t0)
+
+
+def load_best(task, trainer, tr: dict, run_dir: Path, log=print) -> int:
+    """Load ``ckpt/best.ckpt`` into ``task`` when the recipe keeps the best (``keep_best``) and it exists;
+    -> the step of the weights ``task`` now holds (the best's, else the last)."""
+    best = run_dir / "ckpt" / "best.ckpt"
+    if not (tr.get("keep_best") and best.exists()):
+        return int(trainer.global_step)
+    state = torch.load(best, map_location="cpu", weights_only=False)
+    task.load_state_dict(state["state_dict"])
+    log(f"exporting the best validation weights, from step {int(state['global_step'])}")
+    return int(state["global_step"])
 
 
 def _timing_callback(run_dir: Path, start_step: int, t0: float):

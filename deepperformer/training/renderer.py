@@ -29,7 +29,7 @@ from deepperformer.render.directions import choose_by_effect, fit_directions, se
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
 from deepperformer.render.task import RendererTask
-from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance
+from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance, load_best
 from deepperformer.training.sampling import step_loader
 
 
@@ -159,9 +159,12 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     args = dict(batch_size=bs, collate_fn=collate_segments, num_workers=workers, persistent_workers=workers > 0)
     train_loader = step_loader(train_set, bs, int(tr.get("seed", 0)), collate_segments, workers)
     val_loader = DataLoader(val_set, shuffle=False, **args)
-    trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, optim.get("grad_clip", 1.0), log)
+    # val/prior: the reconstruction with z = 0, what inference plays by default
+    clip = optim.get("grad_clip", 1.0)
+    trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, clip, log, monitor="val/prior")
     if not trainer.is_global_zero:
         return run_dir / "model.pt"
+    exported_step = load_best(task, trainer, tr, run_dir, log)
 
     model = task.model.cpu().eval()
     with torch.no_grad():
@@ -188,18 +191,19 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "train_performances": len(train_ex),
             "validation_performances": len(val_ex),
             "steps": int(trainer.global_step),
+            "exported_step": exported_step,  # the best validation step with trainer.keep_best, else the last
             "batch_size": bs,
             "segment_notes": segment,
             "seconds_per_step": sec_per_step and round(sec_per_step, 4),
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
             "licence": recipe.get("licence", ""),
-            **init_provenance(init, init_ckpt, int(trainer.global_step)),
+            **init_provenance(init, init_ckpt, exported_step),
             "recipe": recipe,
         },
     )
     log(
-        f"exported {out}: {trainer.global_step} steps; validation r "
+        f"exported {out}: the weights of step {exported_step} of {trainer.global_step}; validation r "
         + ", ".join(
             f"{f} {metrics.get(f'validation_renderer_{f}_r', float('nan')):.3f} "
             f"(deadpan {metrics.get(f'validation_deadpan_{f}_r', float('nan')):.3f})"

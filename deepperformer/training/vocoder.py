@@ -22,7 +22,7 @@ from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.pipeline.predicted_mels import cache_predicted_mels
-from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance
+from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance, load_best
 from deepperformer.training.sampling import step_loader
 from deepperformer.vocoders.build import vocoder_config
 from deepperformer.vocoders.metrics import copy_synthesis_errors
@@ -118,13 +118,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     if not trainer.is_global_zero:
         return run_dir / "model.pt"
 
-    exported_step = int(trainer.global_step)
-    best = run_dir / "ckpt" / "best.ckpt"
-    if tr.get("keep_best") and best.exists():  # export the best validation weights, with their discriminators
-        state = torch.load(best, map_location="cpu", weights_only=False)
-        task.load_state_dict(state["state_dict"])
-        exported_step = int(state["global_step"])
-        log(f"exporting the best validation weights, from step {exported_step}")
+    exported_step = load_best(task, trainer, tr, run_dir, log)  # the best validation weights, with their discriminators
     metrics = copy_synthesis_errors(task.model.cpu(), val_set)
     out = run_dir / "model.pt"
     save_discriminator_state(run_dir / "discriminator.pt", task.discriminator, exported_step)
