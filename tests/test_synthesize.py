@@ -170,7 +170,16 @@ def test_synthesize_plays_an_expressive_performance_by_default(tmp_path, run_cli
         "--direction",
         "louder",
     )
-    assert code == 2 and "needs a renderer" in err  # no violin renderer is shipped yet
+    # the shipped violin renderer learnt timing and articulation only (its corpus has no dynamics)
+    assert code == 2 and "no dynamics direction" in err and not (tmp_path / "x.wav").exists()
+    violin = {}
+    for name, extra in (("deadpan", ["--deadpan"]), ("slower", ["--direction", "slower"])):
+        violin[name] = tmp_path / f"violin-{name}.wav"
+        args = ("synthesize", EXAMPLES / "minuet_in_g_violin.krn", "-o", violin[name], "--instrument", "violin", *extra)
+        code, stdout, err = run_cli(*args)
+        assert code == 0, err
+    dead, slower = (load_audio(violin[k], 16000) for k in ("deadpan", "slower"))
+    assert len(slower) > len(dead)  # played expressively, and slower than as marked
 
 
 def test_performers_lists_the_shipped_models(run_cli):

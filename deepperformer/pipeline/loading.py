@@ -34,7 +34,7 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 #: (recipes/vocoder/vocos_cpu_finetune_piano.yaml): better on every column of the piano chain.
 DEFAULTS = {
     "piano": {"renderer": "renderer_piano.pt", "acoustic": "acoustic_synthetic_piano.pt", "vocoder": "vocoder_vocos_piano.pt"},
-    "violin": {"acoustic": "acoustic_bach_violin.pt", "vocoder": "vocoder_vocos.pt"},
+    "violin": {"renderer": "renderer_violin.pt", "acoustic": "acoustic_bach_violin.pt", "vocoder": "vocoder_vocos.pt"},
 }
 #: The vocoder `vocode` uses unless told: the shipped one shared by both instruments.
 SHARED_VOCODER = "vocoder_vocos.pt"
