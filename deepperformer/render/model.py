@@ -132,14 +132,11 @@ class Renderer(nn.Module):
         if (self.skip is not None) != ("skip.weight" in state):
             raise ValueError("its linear path (linear_skip) differs from this recipe's: train this one from the start")
         n_new = c.n_targets - n_old
-        if n_new > 0:  # the pedal targets: output rows and the posterior's target columns
-            w, b = state["out.weight"], state["out.bias"]
-            state["out.weight"] = torch.cat([w, torch.zeros(n_new, w.shape[1], dtype=w.dtype)])
-            state["out.bias"] = torch.cat([b, torch.zeros(n_new, dtype=b.dtype)])
-            if self.skip is not None:  # the new targets' linear path starts silent too
-                w, b = state["skip.weight"], state["skip.bias"]
-                state["skip.weight"] = torch.cat([w, torch.zeros(n_new, w.shape[1], dtype=w.dtype)])
-                state["skip.bias"] = torch.cat([b, torch.zeros(n_new, dtype=b.dtype)])
+        if n_new > 0:  # the pedal targets: output rows (of the linear path too) and the posterior's target columns
+            for layer in ("out", "skip") if self.skip is not None else ("out",):
+                w, b = state[f"{layer}.weight"], state[f"{layer}.bias"]
+                state[f"{layer}.weight"] = torch.cat([w, torch.zeros(n_new, w.shape[1], dtype=w.dtype)])
+                state[f"{layer}.bias"] = torch.cat([b, torch.zeros(n_new, dtype=b.dtype)])
             if y_mean is None or y_std is None:
                 raise ValueError("the new targets need their statistics (y_mean, y_std)")
             state["y_mean"] = torch.cat([state["y_mean"], torch.as_tensor(y_mean, dtype=torch.float32)[n_old:]])
