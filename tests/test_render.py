@@ -285,6 +285,14 @@ def test_a_linear_skip_renderer_starts_as_the_basis_ridge(vienna):
     np.testing.assert_allclose(pred.numpy(), xb @ coef[:-1] + coef[-1], rtol=1e-3, atol=1e-3)
     with pytest.raises(ValueError, match="linear path"):  # an earlier renderer without it cannot go on with it
         m.load_earlier({k: v for k, v in m.state_dict().items() if not k.startswith("skip.")})
+    # going on with the sustain pedal: the new rows of both paths start silent, the old targets unchanged
+    with_pedal = Renderer(dataclasses.replace(config, n_performers=len(performers), learn_pedal=True))
+    with_pedal.load_earlier(m.state_dict(), st["y_mean"], st["y_std"])
+    with_pedal.eval()
+    with torch.no_grad():
+        pred2, _ = with_pedal(batch["x"], batch["onset"], batch["mask"], batch["performer"], torch.zeros(len(ds), 4))
+    np.testing.assert_allclose(pred2[..., :4].numpy(), pred.numpy(), rtol=1e-5, atol=1e-5)
+    assert pred2.shape[-1] == 6 and not pred2[..., 4:].abs().any()
 
 
 def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):
