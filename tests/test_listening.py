@@ -84,6 +84,7 @@ def test_mos_pages_rate_the_systems_only(tmp_path, corpus, run_cli):
         ({"systems": [{"name": "a"}, {"name": "a"}]}, "system names must be unique: a"),
         ({"seconds": 500}, "seconds 500.0"),
         ({"excerpts": [{"id": "x"}]}, "excerpt x: give either file"),
+        ({"systems": [{"name": "a", "refine": -2}]}, "system a: refine -2"),
     ],
 )
 def test_a_bad_configuration_is_one_clear_error(tmp_path, corpus, run_cli, over, problem):
@@ -211,3 +212,13 @@ def test_serve_stores_answers_and_refuses_bad_and_duplicate_ones(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_system_sets_the_vocoders_refinement(tmp_path, corpus):
+    """``refine``: synthesize's default unless given; ``none`` plays the vocoder's raw output."""
+    from deepperformer.listening.config import load_config
+    from deepperformer.vocoders import REFINE_ITERS
+
+    systems = [{"name": "ours"}, {"name": "raw", "refine": "none"}, {"name": "r3", "refine": 3}]
+    config = load_config(_config(tmp_path, corpus, systems=systems))
+    assert [s.refine for s in config.systems] == [REFINE_ITERS, None, 3]

@@ -37,6 +37,11 @@ def test_vocode_copies_a_recording_at_any_sample_rate(vocoder, tmp_path, run_cli
     noise = np.random.default_rng(1).normal(0, original.std(), len(original)).astype(np.float32)
     noise_mse = float(((log_mel(noise) - log_mel(original)) ** 2).mean())
     assert 0 < mse < 0.5 * noise_mse, (mse, noise_mse)
+    if vocoder is None:  # the shipped Vocos plays refined by default: its raw output is further from the mel
+        assert "refinement iterations" in stdout
+        code, raw, err = run_cli("vocode", src, "-o", tmp_path / "raw.wav", "--no-refine")
+        assert code == 0 and "refinement" not in raw
+        assert float(raw.split("log-mel MSE against the original ")[1].split(",")[0]) > mse
 
 
 def test_vocode_bad_input_is_one_line(tmp_path, run_cli):
@@ -51,3 +56,5 @@ def test_vocode_bad_input_is_one_line(tmp_path, run_cli):
     assert_one_line_error(code, err, tmp_path / "o.mp3", "output must end in .wav or .flac")
     code, _, err = run_cli("vocode", MP3, "-o", out, "--vocoder", str(DATA / "scores" / "minuet.mxl"))
     assert_one_line_error(code, err, out, "minuet.mxl", "not a deepperformer checkpoint")
+    code, _, err = run_cli("vocode", MP3, "-o", out, "--refine", "-1")
+    assert_one_line_error(code, err, out, "--refine -1")

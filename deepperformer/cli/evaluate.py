@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.vocoders import REFINE_ITERS
 
 #: Names the renderer table with its baselines alone, where checkpoints are listed.
 RENDERER_BASELINES = "renderer-baselines"
@@ -49,6 +50,16 @@ def register(sub) -> None:
     ev.add_argument(
         "--report", type=Path, help="--quality: also write the per-excerpt rows as CSV and the table as markdown (REPORT.md)"
     )
+    g = ev.add_mutually_exclusive_group()
+    g.add_argument(
+        "--refine",
+        type=int,
+        action="append",
+        metavar="N",
+        help="vocoders: also measure each neural vocoder followed by N mel-consistency refinement iterations "
+        f"(repeatable; default {REFINE_ITERS}, what synthesize and vocode use)",
+    )
+    g.add_argument("--no-refine", action="store_true", help="vocoders: the raw outputs only")
     ev.add_argument("--max-recordings", type=int, default=8, help="--note-f1: recordings (evenly spaced, default 8)")
     ev.add_argument("--seconds", type=float, default=20.0, help="--note-f1, --quality: seconds per excerpt (default 20)")
     ev.set_defaults(run=cmd_evaluate)
@@ -84,6 +95,9 @@ def cmd_evaluate(a) -> int:
                 systems.append(r)
         print(renderer_report(systems, a.manifest, a.split)[0])
     stage_two = [p for p in a.checkpoints if stages[p] in ("acoustic", "baseline")]
+    refine = () if a.no_refine else tuple(a.refine or (REFINE_ITERS,))
+    if any(n < 0 for n in refine):
+        raise DeepPerformerError(None, f"--refine {min(refine)}: expected 0 or more iterations")
     vocoders = [p for p in a.checkpoints if stages[p] == "vocoder"]
     if a.quality:
         from deepperformer.evaluation.quality import (
@@ -94,7 +108,7 @@ def cmd_evaluate(a) -> int:
         )
 
         acoustic = [p for p in stage_two if stages[p] == "acoustic"]
-        rows = quality_rows(vocoders, acoustic, a.manifest, a.split, a.excerpts, a.seconds)
+        rows = quality_rows(vocoders, acoustic, a.manifest, a.split, a.excerpts, a.seconds, refine=refine)
         table = format_quality_table(summarize(rows), a.split, a.seconds)
         print(table)
         if a.report:
@@ -103,7 +117,8 @@ def cmd_evaluate(a) -> int:
     if stage_two:
         print(format_table(evaluate_checkpoints(stage_two, a.manifest, a.split, a.batch_size), a.split))
     if vocoders:
-        print(format_vocoder_table(evaluate_vocoders(vocoders, a.manifest, a.split, a.max_clips, a.predicted_mels_from), a.split))
+        rows = evaluate_vocoders(vocoders, a.manifest, a.split, a.max_clips, a.predicted_mels_from, refine)
+        print(format_vocoder_table(rows, a.split))
     if a.note_f1:
         acoustic = [p for p in stage_two if stages[p] == "acoustic"]
         if len(acoustic) != 1 or len(vocoders) != 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepperformer.cli.stage_one import add_arguments, renderer_from
+from deepperformer.cli.vocoder_options import add_refine_arguments, refine_from
 
 
 def register(sub) -> None:
@@ -27,6 +28,7 @@ def register(sub) -> None:
         help="acoustic-model checkpoint, or the paper's baseline (notes -> audio, no vocoder); default: the shipped one",
     )
     sy.add_argument("--vocoder", type=Path, help="vocoder checkpoint, or griffin-lim (default: the shipped one)")
+    add_refine_arguments(sy)
     sy.add_argument("--png", action="store_true", help="also write the predicted mel above the notes as OUT.png")
     sy.add_argument("--part", action="append", help="scores: play only this part (index, id or name; repeatable; see `parts`)")
     add_arguments(
@@ -49,6 +51,7 @@ def cmd_synthesize(a) -> int:
         tempo=a.tempo,
         acoustic=a.acoustic,
         vocoder=a.vocoder,
+        refine=refine_from(a),
         renderer=renderer,
         directions=directions,
         mel_png=a.png,

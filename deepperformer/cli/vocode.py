@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepperformer.cli.vocoder_options import add_refine_arguments, refine_from
+
 
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
@@ -11,6 +13,7 @@ def register(sub) -> None:
     vc.add_argument("audio", type=Path, help="a recording (wav, flac, mp3, opus, ogg, aiff; any sample rate)")
     vc.add_argument("-o", "--out", type=Path, required=True, help="output .wav or .flac")
     vc.add_argument("--vocoder", help="vocoder checkpoint, or griffin-lim (default: the shipped shared vocoder)")
+    add_refine_arguments(vc)
     vc.add_argument("--png", action="store_true", help="also write the original and vocoded mels as OUT.png")
     vc.set_defaults(run=cmd_vocode)
 
@@ -18,5 +21,5 @@ def register(sub) -> None:
 def cmd_vocode(a) -> int:
     from deepperformer.pipeline.copy_synthesis import vocode_file
 
-    vocode_file(a.audio, a.out, a.vocoder, png=a.png)
+    vocode_file(a.audio, a.out, a.vocoder, png=a.png, refine=refine_from(a))
     return 0

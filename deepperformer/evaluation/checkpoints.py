@@ -18,7 +18,7 @@ from deepperformer.data.audio_clips import AudioClipDataset
 from deepperformer.data.clips import ClipDataset
 from deepperformer.data.manifest import read_manifest
 from deepperformer.evaluation.transcription import onset_f1, transcribe
-from deepperformer.pipeline.loading import load_acoustic, load_stage_two, load_vocoder
+from deepperformer.pipeline.loading import load_acoustic, load_stage_two, load_vocoder, vocoder_variants
 from deepperformer.pipeline.predicted_mels import cache_predicted_mels
 from deepperformer.vocoders.griffin_lim import with_griffin_lim
 from deepperformer.vocoders.metrics import copy_synthesis_errors
@@ -68,14 +68,20 @@ def format_table(rows: list[dict], split: str) -> str:
 
 
 def evaluate_vocoders(
-    paths: list[Path], manifests: list[Path], split: str, max_clips: int | None = None, predicted_from: list[Path] = ()
+    paths: list[Path],
+    manifests: list[Path],
+    split: str,
+    max_clips: int | None = None,
+    predicted_from: list[Path] = (),
+    refine: tuple[int, ...] = (),
 ) -> list[dict]:
     """Copy synthesis of held-out audio, one row per (vocoder, mel source, corpus, instrument).
 
     The mel source is the corpus's own mel (ground truth), and then each acoustic model of
     ``predicted_from``: its teacher-forced prediction for the same recordings (its instrument and
     performers only), time-aligned with the real audio, so the row measures the two-stage chain with
-    the true timing: the error a vocoder fine-tuned on predicted mels is meant to lower.
+    the true timing: the error a vocoder fine-tuned on predicted mels is meant to lower. ``refine``:
+    each neural vocoder is also measured followed by that many refinement iterations.
     """
     import tempfile
 
@@ -86,7 +92,7 @@ def evaluate_vocoders(
             dirs = cache_predicted_mels(Path(a), manifests, Path(tmp) / str(k), splits=(split,), log=lambda *_: None)
             sources.append((f"predicted:{Path(a).name}", ckpt["config"].get("instrument"), dirs))
 
-        models = [(p, *load_vocoder(p)) for p in with_griffin_lim(paths)]
+        models = vocoder_variants(with_griffin_lim(paths), None, refine)
         rows = []
         for source, only, dirs in sources:
             for m in manifests:
@@ -95,12 +101,12 @@ def evaluate_vocoders(
                     if only is not None and (inst != only or not any(dirs[Path(m).parent].glob("*.npy"))):
                         continue  # another instrument, or none of this corpus's performers is the model's
                     ds = AudioClipDataset([m], split, inst, max_clips=max_clips, mel_dirs=dirs)
-                    for p, model, ckpt in models:
+                    for p, suffix, model, ckpt in models:
                         res = copy_synthesis_errors(model, ds, progress=True)
                         rows.append(
                             {
                                 "checkpoint": str(p),
-                                "variant": ckpt["config"].get("variant", ""),
+                                "variant": ckpt["config"].get("variant", "") + suffix,
                                 "steps": total_steps(ckpt["provenance"]),
                                 "mels": source,
                                 "corpus": Path(m).parent.name,
@@ -114,12 +120,12 @@ def evaluate_vocoders(
 def format_vocoder_table(rows: list[dict], split: str) -> str:
     lines = [
         f"copy synthesis ({split} split): log-mel MSE and multi-resolution STFT distance between real and vocoded audio",
-        f"{'vocoder':<22}{'steps':>8}  {'mels':<40} {'corpus':<14}{'instrument':<11}{'clips':>6}{'log-mel MSE':>13}{'STFT SC':>9}"
+        f"{'vocoder':<32}{'steps':>8}  {'mels':<40} {'corpus':<14}{'instrument':<11}{'clips':>6}{'log-mel MSE':>13}{'STFT SC':>9}"
         f"{'STFT mag':>10}",
     ]
     for r in rows:
         lines.append(
-            f"{r['variant']:<22}{str(r['steps']):>8}  {r.get('mels', 'ground-truth'):<40} {r['corpus']:<14}{r['instrument']:<11}"
+            f"{r['variant']:<32}{str(r['steps']):>8}  {r.get('mels', 'ground-truth'):<40} {r['corpus']:<14}{r['instrument']:<11}"
             f"{r['clips']:>6}{r['logmel_mse']:>13.4f}{r['stft_sc']:>9.3f}{r['stft_mag']:>10.3f}"
         )
     return "\n".join(lines)

@@ -32,7 +32,7 @@ from deepperformer.core.performers import PerformerVocab
 from deepperformer.data.manifest import read_manifest
 from deepperformer.data.synthetic import PERFORMER_BY_NAME, render
 from deepperformer.evaluation.transcription import onset_f1, transcribe
-from deepperformer.pipeline.loading import load_acoustic, load_vocoder
+from deepperformer.pipeline.loading import load_acoustic, vocoder_variants
 from deepperformer.vocoders.griffin_lim import with_griffin_lim
 from deepperformer.vocoders.stft import multi_resolution_stft
 
@@ -184,17 +184,20 @@ def quality_rows(
     fluidsynth: bool = True,
     transcriber=None,
     progress: bool = True,
+    refine: tuple[int, ...] = (),
 ) -> list[dict]:
     """One row per (corpus, instrument, system, excerpt) with every measure; see the module docstring.
 
     ``vocoders``: checkpoint paths (Griffin-Lim is always added first); ``acoustics``: acoustic
-    checkpoints, each chained with every vocoder on the excerpts of its instrument.
+    checkpoints, each chained with every vocoder on the excerpts of its instrument; ``refine``: each
+    neural vocoder is also measured followed by that many refinement iterations.
     """
     from tqdm import tqdm
 
     cfg = MelConfig()
     specs = with_griffin_lim(vocoders)
-    vocs = [(name, *load_vocoder(v, cfg)) for name, v in zip(labels(specs), specs)]
+    names = dict(zip(specs, labels(specs)))
+    vocs = [(names[spec] + suffix, model, ckpt) for spec, suffix, model, ckpt in vocoder_variants(specs, cfg, refine)]
     models = [(name, *load_acoustic(a)) for name, a in zip(labels(acoustics), acoustics)]
     rows = []
     for manifest in manifests:

@@ -89,10 +89,10 @@ def _fit(audio: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _models(instrument: str, acoustic: str, vocoder: str):
+def _models(instrument: str, acoustic: str, vocoder: str, refine: int | None):
     """The (acoustic model, vocoder) pair, loaded once per build however many excerpts use it."""
     return load_pair(
-        instrument, None if acoustic == "shipped" else Path(acoustic), None if vocoder == "shipped" else Path(vocoder)
+        instrument, None if acoustic == "shipped" else Path(acoustic), None if vocoder == "shipped" else Path(vocoder), refine
     )
 
 
@@ -111,7 +111,7 @@ def system_audio(system: System, ex: Excerpt, src: Source, seconds: float, sampl
     window = perf.window(start - lead, start + seconds)
     if system.reference == "fluidsynth":
         return _fit(_fluidsynth(window, ex.instrument, sample_rate)[int(lead * sample_rate) :], seconds, sample_rate)
-    a, v = _models(ex.instrument, system.acoustic, system.vocoder)
+    a, v = _models(ex.instrument, system.acoustic, system.vocoder, system.refine)
     _, wav = performance_to_audio(a, v, window, tempo, 0, progress=False)
     return _fit(wav[int(round(lead * sample_rate)) :], seconds, sample_rate)
 

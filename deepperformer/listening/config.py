@@ -11,6 +11,7 @@ systems:
     renderer: shipped           # shipped | deadpan | PATH (a renderer checkpoint); a performance excerpt is played as is
     acoustic: shipped           # shipped | PATH (an acoustic model, or the paper's baseline: it needs no vocoder)
     vocoder: shipped            # shipped | griffin-lim | PATH
+    refine: 8                   # refinement iterations after a neural vocoder (default synthesize's), none: raw
   - name: fluidsynth
     reference: fluidsynth       # original | fluidsynth: a reference system
 excerpts:
@@ -37,6 +38,7 @@ from pathlib import Path
 import yaml
 
 from deepperformer.core.errors import DeepPerformerError
+from deepperformer.vocoders import REFINE_ITERS
 
 MODES = ("mushra", "mos")
 REFERENCES = ("original", "fluidsynth")
@@ -46,13 +48,15 @@ INSTRUMENTS = ("piano", "violin")
 @dataclass(frozen=True)
 class System:
     """A system: a stage combination (``renderer``/``acoustic``/``vocoder``: "shipped", "deadpan",
-    "griffin-lim" or a checkpoint path) or a ``reference`` ("original" or "fluidsynth")."""
+    "griffin-lim" or a checkpoint path; ``refine``: the vocoder's refinement iterations, None for its
+    raw output) or a ``reference`` ("original" or "fluidsynth")."""
 
     name: str
     renderer: str = "shipped"
     acoustic: str = "shipped"
     vocoder: str = "shipped"
     reference: str | None = None
+    refine: int | None = REFINE_ITERS
 
 
 @dataclass(frozen=True)
@@ -143,18 +147,24 @@ def _list(path: Path, raw: dict, key: str) -> list[dict]:
 
 
 def _system(path: Path, s: dict) -> System:
-    known = {"name", "renderer", "acoustic", "vocoder", "reference"}
+    known = {"name", "renderer", "acoustic", "vocoder", "reference", "refine"}
     if not s.get("name") or set(s) - known:
         _fail(path, f"system {s}: needs a name; settings are {', '.join(sorted(known))}")
     ref = s.get("reference")
     if ref is not None and ref not in REFERENCES:
         _fail(path, f"system {s['name']}: reference {ref!r}, expected {' or '.join(REFERENCES)}")
+    refine = s.get("refine", REFINE_ITERS)
+    if refine == "none":
+        refine = None
+    elif isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+        _fail(path, f"system {s['name']}: refine {refine!r}, expected iterations (0 or more) or none")
     return System(
         name=str(s["name"]),
         renderer=str(s.get("renderer", "shipped")),
         acoustic=str(s.get("acoustic", "shipped")),
         vocoder=str(s.get("vocoder", "shipped")),
         reference=ref,
+        refine=refine,
     )
 
 

@@ -21,15 +21,23 @@ from deepperformer.audio.io import (
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.plots import save_mel_comparison
-from deepperformer.pipeline.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
+from deepperformer.pipeline.loading import CHECKPOINTS, REFINE_ITERS, SHARED_VOCODER, load_vocoder
 
 
-def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, png: bool = False, log=print) -> dict:
-    """Copy synthesis of ``audio_path`` into ``out`` (.wav or .flac, written atomically); -> figures."""
+def vocode_file(
+    audio_path: Path,
+    out: Path,
+    vocoder: Path | str | None = None,
+    png: bool = False,
+    refine: int | None = REFINE_ITERS,
+    log=print,
+) -> dict:
+    """Copy synthesis of ``audio_path`` into ``out`` (.wav or .flac, written atomically); -> figures.
+    ``refine``: mel-consistency refinement iterations after a neural vocoder (None: none)."""
 
     require_audio_output(out)
     t0 = time.perf_counter()
-    voc, ckpt = load_vocoder(vocoder or CHECKPOINTS / SHARED_VOCODER)
+    voc, ckpt = load_vocoder(vocoder or CHECKPOINTS / SHARED_VOCODER, refine=refine)
     cfg = MelConfig.from_dict(ckpt["mel_config"])
     audio = load_audio(audio_path, cfg.sample_rate)
     if len(audio) < cfg.n_fft:
@@ -41,6 +49,8 @@ def vocode_file(audio_path: Path, out: Path, vocoder: Path | str | None = None, 
     again = log_mel(wav, cfg)[: len(mel)]
     mse = float(((again - mel[: len(again)]) ** 2).mean())
     name = ckpt["config"].get("variant", "vocoder")
+    if "refine_iters" in ckpt:
+        name += f" + {ckpt['refine_iters']} refinement iterations"
     if png:
         save_mel_comparison(
             mel,

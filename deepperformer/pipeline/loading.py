@@ -23,7 +23,7 @@ from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.model import Renderer, RendererConfig
-from deepperformer.vocoders import griffin_lim
+from deepperformer.vocoders import REFINE_ITERS, griffin_lim  # noqa: F401 (REFINE_ITERS: the pipeline's default)
 from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -175,8 +175,38 @@ def load_stage_two(path: Path) -> tuple[torch.nn.Module, dict]:
     return m.model, m.checkpoint
 
 
-def load_vocoder(path: Path | str, mel_config: MelConfig | None = None) -> tuple[torch.nn.Module, dict]:
+def load_vocoder(
+    path: Path | str, mel_config: MelConfig | None = None, refine: int | None = None
+) -> tuple[torch.nn.Module, dict]:
     """An exported vocoder (or ``griffin-lim``), ready for inference, and its checkpoint dict; refused
-    when made for another mel configuration than ``mel_config`` (default: this version's)."""
-    m = load_model(path, "vocoder", mel_config or MelConfig())
+    when made for another mel configuration than ``mel_config`` (default: this version's). ``refine``:
+    iterations of the mel-consistency refinement after it (None: none)."""
+    m = with_refinement(load_model(path, "vocoder", mel_config or MelConfig()), refine)
     return m.model, m.checkpoint
+
+
+def vocoder_variants(specs: list, mel_config: MelConfig | None = None, refine: tuple[int, ...] = ()) -> list[tuple]:
+    """``(spec, label suffix, model, checkpoint dict)`` for every vocoder of ``specs`` (paths or
+    ``griffin-lim``), and after each neural one the same vocoder with each refinement of ``refine``
+    (suffix ``+refineN``): the rows of the evaluation tables."""
+    out = []
+    for spec in specs:
+        m = load_model(spec, "vocoder", mel_config or MelConfig())
+        out.append((spec, "", m.model, m.checkpoint))
+        if not isinstance(m.model, griffin_lim.GriffinLimVocoder):
+            for n in refine:
+                r = with_refinement(m, n)
+                out.append((spec, f"+refine{n}", r.model, r.checkpoint))
+    return out
+
+
+def with_refinement(vocoder: LoadedModel, n_iter: int | None) -> LoadedModel:
+    """``vocoder`` followed by ``n_iter`` iterations of the mel-consistency refinement
+    (:class:`~deepperformer.vocoders.refine.RefinedVocoder`); unchanged for None and for Griffin-Lim,
+    which is consistent with its mel by construction. The checkpoint dict records the iterations."""
+    from deepperformer.vocoders.refine import RefinedVocoder
+
+    if n_iter is None or isinstance(vocoder.model, griffin_lim.GriffinLimVocoder):
+        return vocoder
+    ckpt = {**vocoder.checkpoint, "refine_iters": n_iter}
+    return LoadedModel(RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter), ckpt, vocoder.mel_config, vocoder.performers)

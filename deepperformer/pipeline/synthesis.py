@@ -25,14 +25,24 @@ from deepperformer.core.instruments import check_range, pitch_name
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.core.plots import save_mel_with_notes
 from deepperformer.core.score import list_parts
-from deepperformer.pipeline.loading import DEFAULTS, LoadedModel, default_checkpoint, load_model
+from deepperformer.pipeline.loading import (
+    DEFAULTS,
+    REFINE_ITERS,
+    LoadedModel,
+    default_checkpoint,
+    load_model,
+    with_refinement,
+)
 from deepperformer.render.inputs import load_input
 
 
-def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None) -> tuple[LoadedModel, LoadedModel | None]:
+def load_pair(
+    instrument: str, acoustic: Path | None, vocoder: Path | None, refine: int | None = REFINE_ITERS
+) -> tuple[LoadedModel, LoadedModel | None]:
     """(stage-2 model, vocoder), each built from its own checkpoint and checked against the other:
     the same mel configuration, and made for this instrument. A stage-2 checkpoint may be the paper's
-    baseline, which makes the audio itself: its vocoder is None (and one given is refused)."""
+    baseline, which makes the audio itself: its vocoder is None (and one given is refused).
+    ``refine``: mel-consistency refinement iterations after a neural vocoder (None: none)."""
     a_path = acoustic or default_checkpoint(instrument, "acoustic")
     a = load_model(a_path, ("acoustic", "baseline"))
     if a.instrument != instrument:
@@ -48,7 +58,7 @@ def load_pair(instrument: str, acoustic: Path | None, vocoder: Path | None) -> t
         raise DeepPerformerError(
             v_path, f"is a vocoder for {v.instrument}, not for {instrument} (give a {instrument} or shared vocoder)"
         )
-    return a, v
+    return a, with_refinement(v, refine)
 
 
 def performer_index(vocab: PerformerVocab, name: str | None, path: str | Path) -> tuple[int, str]:
@@ -117,6 +127,7 @@ def synthesize(
     tempo: float | None = None,
     acoustic: Path | None = None,
     vocoder: Path | None = None,
+    refine: int | None = REFINE_ITERS,
     renderer=None,
     directions: tuple = (),
     mel_png: bool = False,
@@ -129,13 +140,14 @@ def synthesize(
 
     ``renderer``: stage 1 for scores (an :class:`~deepperformer.render.inference.ExpressiveRenderer`,
     :func:`~deepperformer.pipeline.loading.stage_one`), None for deadpan; ``performers``: names for the
-    renderer and/or the acoustic model (:func:`route_performers`)."""
+    renderer and/or the acoustic model (:func:`route_performers`); ``refine``: mel-consistency
+    refinement iterations after a neural vocoder (None: none)."""
 
     require_audio_output(out)
     if instrument not in DEFAULTS:
         raise DeepPerformerError(None, f"--instrument {instrument!r}: expected {' or '.join(DEFAULTS)}")
     t0 = time.perf_counter()
-    a, v = load_pair(instrument, acoustic, vocoder)
+    a, v = load_pair(instrument, acoustic, vocoder, refine)
     a_path = acoustic or default_checkpoint(instrument, "acoustic")
     r_performer, a_performer = route_performers(list(performers), renderer, a.performers, a_path)
     rendered = load_input(Path(input_path), tempo, unfold, renderer, r_performer, parts, directions)
