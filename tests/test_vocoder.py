@@ -434,3 +434,8 @@ def test_mel_refinement_puts_a_vocoders_audio_back_on_its_mel():
     assert one.shape == (len(mel) * 256,) and np.abs(one - chunked).max() < 1e-4 * np.abs(one).max()
     with pytest.raises(ValueError, match=">= 0"):
         RefinedVocoder(voc.vocoder, MelConfig(), n_iter=-1)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        RefinedVocoder(voc.vocoder, MelConfig(), vocoder_weight=1.5)
+    # the target blended with the mel's pseudo-inverse (Griffin-Lim's magnitude) is on the mel as well
+    blended = refine(torch.from_numpy(bad)[None], t, MelConfig(), n_iter=8, vocoder_weight=0.25)[0].numpy()
+    assert mse(blended) < 0.2 * mse(bad) and not np.allclose(blended, fixed)

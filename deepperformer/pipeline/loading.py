@@ -23,7 +23,7 @@ from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.model import Renderer, RendererConfig
-from deepperformer.vocoders import REFINE_ITERS, griffin_lim  # noqa: F401 (REFINE_ITERS: the pipeline's default)
+from deepperformer.vocoders import REFINE_ITERS, REFINE_VOCODER_WEIGHT, griffin_lim  # noqa: F401 (REFINE_ITERS: the pipeline's default)
 from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -208,5 +208,6 @@ def with_refinement(vocoder: LoadedModel, n_iter: int | None) -> LoadedModel:
 
     if n_iter is None or isinstance(vocoder.model, griffin_lim.GriffinLimVocoder):
         return vocoder
-    ckpt = {**vocoder.checkpoint, "refine_iters": n_iter}
-    return LoadedModel(RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter), ckpt, vocoder.mel_config, vocoder.performers)
+    ckpt = {**vocoder.checkpoint, "refine_iters": n_iter, "refine_vocoder_weight": REFINE_VOCODER_WEIGHT}
+    model = RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter, REFINE_VOCODER_WEIGHT)
+    return LoadedModel(model, ckpt, vocoder.mel_config, vocoder.performers)

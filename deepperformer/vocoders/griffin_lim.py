@@ -31,6 +31,28 @@ class GriffinLimConfig(ConfigMixin):
     hop_length: int = 256
 
 
+class InverseMel(nn.Module):
+    """``log_mel [B, T, n_mels]`` -> linear magnitude ``[B, n_fft / 2 + 1, T]``: torchaudio's
+    least-squares inverse of the mel filterbank of ``mel_config``, clamped at 0."""
+
+    def __init__(self, mel_config: MelConfig = MelConfig()):
+        super().__init__()
+        c = mel_config
+        self.inverse = torchaudio.transforms.InverseMelScale(
+            n_stft=c.n_fft // 2 + 1,
+            n_mels=c.n_mels,
+            sample_rate=c.sample_rate,
+            f_min=c.f_min,
+            f_max=c.f_max,
+            norm=c.norm,
+            mel_scale=c.mel_scale,
+        )
+
+    @torch.no_grad()
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.inverse(torch.exp(log_mel.float()).transpose(1, 2)).clamp(min=0.0)
+
+
 class GriffinLimVocoder(nn.Module):
     """``forward(log_mel [B, T, n_mels]) -> waveform [B, T * hop]``, as the neural vocoders.
 
@@ -44,23 +66,14 @@ class GriffinLimVocoder(nn.Module):
         c = self.mel_config = mel_config
         self.config = GriffinLimConfig(n_iter, momentum, c.hop_length)
         self.seed = seed
-        self.inverse_mel = torchaudio.transforms.InverseMelScale(
-            n_stft=c.n_fft // 2 + 1,
-            n_mels=c.n_mels,
-            sample_rate=c.sample_rate,
-            f_min=c.f_min,
-            f_max=c.f_max,
-            norm=c.norm,
-            mel_scale=c.mel_scale,
-        )
+        self.inverse_mel = InverseMel(mel_config)
         self.griffin_lim = torchaudio.transforms.GriffinLim(
             n_fft=c.n_fft, n_iter=n_iter, win_length=c.win_length, hop_length=c.hop_length, power=c.power, momentum=momentum
         )
 
     @torch.no_grad()
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
-        mel = torch.exp(log_mel.float()).transpose(1, 2)  # [B, n_mels, T], magnitude mel
-        linear = self.inverse_mel(mel).clamp(min=0.0)  # [B, n_fft / 2 + 1, T]
+        linear = self.inverse_mel(log_mel)  # [B, n_fft / 2 + 1, T]
         torch.manual_seed(self.seed)  # the random initial phase: the same audio every run
         wav = self.griffin_lim(linear)  # [B, (T - 1) * hop] with centred frames
         n = log_mel.shape[1] * self.config.hop_length
