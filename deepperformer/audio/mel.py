@@ -138,6 +138,11 @@ def log_mel(audio: np.ndarray, config: MelConfig = MelConfig(), chunk_seconds: f
 _MODULES: dict[MelConfig, LogMel] = {}
 
 
+def mel_filterbank(config: MelConfig = MelConfig()) -> torch.Tensor:
+    """The filterbank ``[n_fft / 2 + 1, n_mels]`` that :class:`LogMel` applies (read, not copied)."""
+    return _logmel_module(config).mel.mel_scale.fb
+
+
 def _logmel_module(config: MelConfig) -> LogMel:
     if config not in _MODULES:
         _MODULES[config] = LogMel(config)

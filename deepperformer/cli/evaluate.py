@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepperformer.cli.vocoder_options import check_iterations
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.vocoders import REFINE_ITERS
 
@@ -95,9 +96,7 @@ def cmd_evaluate(a) -> int:
                 systems.append(r)
         print(renderer_report(systems, a.manifest, a.split)[0])
     stage_two = [p for p in a.checkpoints if stages[p] in ("acoustic", "baseline")]
-    refine = () if a.no_refine else tuple(a.refine or (REFINE_ITERS,))
-    if any(n < 0 for n in refine):
-        raise DeepPerformerError(None, f"--refine {min(refine)}: expected 0 or more iterations")
+    refine = () if a.no_refine else tuple(check_iterations(n) for n in a.refine or (REFINE_ITERS,))
     vocoders = [p for p in a.checkpoints if stages[p] == "vocoder"]
     if a.quality:
         from deepperformer.evaluation.quality import (

@@ -19,10 +19,15 @@ def add_refine_arguments(p) -> None:
     g.add_argument("--no-refine", dest="refine", action="store_const", const=None, help="the vocoder's raw output")
 
 
-def refine_from(a) -> int | None:
-    """The refinement iterations asked for (None: none); a negative count is refused."""
+def check_iterations(n: int | None) -> int | None:
+    """``n`` refinement iterations (None: none); a negative count is refused with a one-line error."""
     from deepperformer.core.errors import DeepPerformerError
 
-    if a.refine is not None and a.refine < 0:
-        raise DeepPerformerError(None, f"--refine {a.refine}: expected 0 or more iterations")
-    return a.refine
+    if n is not None and n < 0:
+        raise DeepPerformerError(None, f"--refine {n}: expected 0 or more iterations")
+    return n
+
+
+def refine_from(a) -> int | None:
+    """The refinement iterations asked for (None: none); a negative count is refused."""
+    return check_iterations(a.refine)

@@ -21,7 +21,8 @@ from deepperformer.audio.io import (
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.plots import save_mel_comparison
-from deepperformer.pipeline.loading import CHECKPOINTS, REFINE_ITERS, SHARED_VOCODER, load_vocoder
+from deepperformer.pipeline.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
+from deepperformer.vocoders import REFINE_ITERS
 
 
 def vocode_file(

@@ -23,7 +23,7 @@ from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.model import Renderer, RendererConfig
-from deepperformer.vocoders import REFINE_ITERS, REFINE_VOCODER_WEIGHT, griffin_lim  # noqa: F401 (REFINE_ITERS: the pipeline's default)
+from deepperformer.vocoders import REFINE_VOCODER_WEIGHT, griffin_lim
 from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"

@@ -27,13 +27,13 @@ from deepperformer.core.plots import save_mel_with_notes
 from deepperformer.core.score import list_parts
 from deepperformer.pipeline.loading import (
     DEFAULTS,
-    REFINE_ITERS,
     LoadedModel,
     default_checkpoint,
     load_model,
     with_refinement,
 )
 from deepperformer.render.inputs import load_input
+from deepperformer.vocoders import REFINE_ITERS
 
 
 def load_pair(

@@ -29,22 +29,24 @@ reach as context (:func:`~deepperformer.vocoders.base.vocode_chunked`): memory s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torchaudio
 from torch import nn
 
-from deepperformer.audio.mel import MelConfig
+from deepperformer.audio.mel import MelConfig, mel_filterbank
 from deepperformer.vocoders.base import vocode_chunked
 from deepperformer.vocoders.griffin_lim import InverseMel
 
 
-def filterbank(mel_config: MelConfig) -> torch.Tensor:
-    """The mel filterbank ``[n_fft / 2 + 1, n_mels]`` of :class:`~deepperformer.audio.mel.LogMel`."""
-    c = mel_config
-    return torchaudio.functional.melscale_fbanks(c.n_fft // 2 + 1, c.f_min, c.f_max, c.n_mels, c.sample_rate, c.norm, c.mel_scale)
+@functools.lru_cache(maxsize=4)
+def band_shares(mel_config: MelConfig) -> torch.Tensor:
+    """``[n_fft / 2 + 1, n_mels]``: each linear bin's share of every mel band (rows sum to 1 where a
+    band covers the bin, 0 above ``f_max``), to spread the band gains over the bins; computed once."""
+    fb = mel_filterbank(mel_config)
+    return fb / fb.sum(1, keepdim=True).clamp(min=1e-12)
 
 
 def refine(
@@ -68,9 +70,7 @@ def refine(
     def istft(spec):
         return torch.istft(spec, c.n_fft, c.hop_length, c.win_length, window, center=c.center, length=wave.shape[-1])
 
-    fb = filterbank(c).to(wave.device)  # [F, M]
-    # each linear bin's share of every band (rows sum to 1 where a band covers the bin, 0 above f_max)
-    shares = fb / fb.sum(1, keepdim=True).clamp(min=1e-12)
+    fb, shares = mel_filterbank(c).to(wave.device), band_shares(c).to(wave.device)  # [F, M] each
     spec = stft(wave.float())  # [B, F, T']: T' = T + 1 for a wave of T * hop samples
     mag = spec.abs()
     t = min(spec.shape[-1], log_mel.shape[1])
