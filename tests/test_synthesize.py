@@ -10,6 +10,7 @@ import torch
 from deepperformer.audio.io import load_audio
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.vocoders import REFINE_ITERS
 from deepperformer.vocoders.hifigan import Vocoder, VocoderConfig
 from tests.helpers import assert_one_line_error
 
@@ -66,6 +67,7 @@ def test_shipped_checkpoints_synthesize_a_shipped_example(instrument, score, per
     )
     assert code == 0, err
     assert "real-time factor" in stdout and f"voice {performer}" in stdout and "deadpan" in stdout
+    assert f"+ {REFINE_ITERS} refinement iterations" in stdout  # the log says what vocoded it
     info = sf.info(out)
     assert info.samplerate == 16000 and info.channels == 1
     assert info.duration == pytest.approx(12.0 + 0.5, abs=0.1)  # 48 beats at 240 qpm + the tail

@@ -21,7 +21,7 @@ from deepperformer.audio.io import (
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.plots import save_mel_comparison
-from deepperformer.pipeline.loading import CHECKPOINTS, SHARED_VOCODER, load_vocoder
+from deepperformer.pipeline.loading import CHECKPOINTS, SHARED_VOCODER, describe_vocoder, load_vocoder
 from deepperformer.vocoders import REFINE_ITERS
 
 
@@ -49,9 +49,7 @@ def vocode_file(
     write_audio(out, wav, cfg.sample_rate)
     again = log_mel(wav, cfg)[: len(mel)]
     mse = float(((again - mel[: len(again)]) ** 2).mean())
-    name = ckpt["config"].get("variant", "vocoder")
-    if "refine_iters" in ckpt:
-        name += f" + {ckpt['refine_iters']} refinement iterations"
+    name = describe_vocoder(ckpt)
     if png:
         save_mel_comparison(
             mel,

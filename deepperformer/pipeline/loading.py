@@ -211,3 +211,12 @@ def with_refinement(vocoder: LoadedModel, n_iter: int | None) -> LoadedModel:
     ckpt = {**vocoder.checkpoint, "refine_iters": n_iter, "refine_vocoder_weight": REFINE_VOCODER_WEIGHT}
     model = RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter, REFINE_VOCODER_WEIGHT)
     return LoadedModel(model, ckpt, vocoder.mel_config, vocoder.performers)
+
+
+def describe_vocoder(checkpoint: dict) -> str:
+    """What a (possibly refined) vocoder checkpoint is, for logs and plot titles: its variant, and
+    the refinement after it when there is one (e.g. "vocos-cpu + 8 refinement iterations")."""
+    name = checkpoint["config"].get("variant", "vocoder")
+    if "refine_iters" in checkpoint:
+        name += f" + {checkpoint['refine_iters']} refinement iterations"
+    return name

@@ -29,6 +29,7 @@ from deepperformer.pipeline.loading import (
     DEFAULTS,
     LoadedModel,
     default_checkpoint,
+    describe_vocoder,
     load_model,
     with_refinement,
 )
@@ -170,7 +171,11 @@ def synthesize(
     if rendered.source == "score":
         who = r_performer or (renderer.performers.default if renderer is not None else None)
         stage1 = f", {rendered.tempo_qpm:.0f} qpm, " + ("deadpan" if renderer is None else f"rendered as {who}")
-    log(f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}{stage1}); {instrument}, voice {p_name}")
+    voc_name = describe_vocoder(v.checkpoint) if v is not None else "none (the baseline makes the audio)"
+    log(
+        f"{input_path}: {len(perf)} notes, {perf.duration:.1f} s ({rendered.source}{stage1}); "
+        f"{instrument}, voice {p_name}, vocoder {voc_name}"
+    )
     mel, wav = performance_to_audio(a, v, perf, rendered.tempo_qpm, p_idx, progress)
     write_audio(out, wav, mel_config.sample_rate)
     if mel_png:
@@ -190,6 +195,7 @@ def synthesize(
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "performer": p_name,
         "renderer_performer": r_performer,
+        "vocoder": voc_name,
     }
     log(
         f"wrote {out}: {seconds:.1f} s of audio in {wall:.1f} s (real-time factor {figures['real_time_factor']:.3f}), "
