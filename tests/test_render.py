@@ -295,6 +295,28 @@ def test_a_linear_skip_renderer_starts_as_the_basis_ridge(vienna):
     assert pred2.shape[-1] == 6 and not pred2[..., 4:].abs().any()
 
 
+def test_a_frozen_linear_path_stays_at_the_ridge_while_the_transformer_trains():
+    """``freeze_skip``: AdamW steps (with weight decay) move the transformer but never the linear path."""
+    import torch
+
+    from deepperformer.render.model import Renderer, RendererConfig
+
+    c = RendererConfig(n_features=5, d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, linear_skip=True, freeze_skip=True)
+    m = Renderer(c)
+    m.set_skip(torch.randn(6, c.n_targets))
+    skip, out = m.skip.weight.clone(), m.out.weight.clone()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.1)
+    x, onset, mask = torch.randn(2, 7, 5), torch.arange(7.0).repeat(2, 1), torch.ones(2, 7, dtype=torch.bool)
+    for _ in range(3):
+        y, q = m(x, onset, mask, torch.tensor([0, 0]), torch.zeros(2, 4))
+        opt.zero_grad()
+        ((y - 1) ** 2).mean().add(q.pow(2).mean()).backward()
+        opt.step()
+    assert torch.equal(m.skip.weight, skip) and not torch.equal(m.out.weight, out)
+    with pytest.raises(ValueError, match="freeze_skip needs linear_skip"):
+        RendererConfig.from_dict({**c.to_dict(), "linear_skip": False})
+
+
 def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):
     import deepperformer.training.renderer as training
 

@@ -56,6 +56,11 @@ class RendererConfig(ConfigMixin):
     # learns what it misses. On a small corpus (the Bach Violin Dataset's 81 training performances) the
     # transformer alone never caught up with the ridge. False in checkpoints made before.
     linear_skip: bool = False
+    # Keep that linear path at the ridge solution for good (no gradient, no weight decay): the
+    # transformer then only adds a residual to the Basis Mixer. Trained freely, the path drifted off
+    # the ridge (weight decay alone pulls it towards zero) and the violin renderer ended below the
+    # ridge it started from. False in checkpoints made before.
+    freeze_skip: bool = False
 
     @property
     def n_targets(self) -> int:
@@ -67,6 +72,8 @@ class RendererConfig(ConfigMixin):
             raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
         if self.n_features < 1 or self.latent_dim < 1:
             raise ValueError("n_features and latent_dim must be at least 1")
+        if self.freeze_skip and not self.linear_skip:
+            raise ValueError("freeze_skip needs linear_skip (there is no linear path to freeze)")
 
 
 def onset_code(onset: torch.Tensor, d: int) -> torch.Tensor:
@@ -115,6 +122,8 @@ class Renderer(nn.Module):
         self.out = nn.Linear(c.d_model, c.n_targets)
         self.tempo = nn.Linear(c.d_model, 1)
         self.skip = nn.Linear(c.n_features, c.n_targets) if c.linear_skip else None
+        if self.skip is not None and c.freeze_skip:
+            self.skip.requires_grad_(False)  # optimizers skip parameters that get no gradient
         # the posterior q(z | score, performance): its own smaller encoder over features + targets
         post = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.ffn, c.dropout, batch_first=True, norm_first=True)
         self.post_inp = nn.Linear(c.n_features + c.n_targets + int(c.posterior_tempo), c.d_model)
