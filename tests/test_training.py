@@ -75,11 +75,19 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
     code, out, err = run_cli(*base, "--max-steps", "1", "-o", pre)
     assert code == 0, err
     ft = tmp_path / "ft"
-    code, out, err = run_cli(*base, "--set", f"init_from={pre / 'model.pt'}", "--max-steps", "1", "-o", ft)
+    keep_best = ["--set", "trainer.keep_best=true", "--set", "trainer.val_every_steps=1"]
+    code, out, err = run_cli(*base, "--set", f"init_from={pre / 'model.pt'}", *keep_best, "--max-steps", "3", "-o", ft)
     assert code == 0, err
     assert "initialised from" in out
     prov = torch.load(ft / "model.pt", weights_only=True)["provenance"]
     assert prov["init_from_steps"] == 1 and prov["init_from_sha256"] == file_sha256(pre / "model.pt")
+    # trainer.keep_best (a fine-tuning on 13 minutes of audio overfits): the lowest validation step is exported
+    import csv
+
+    logged = [r for r in csv.DictReader((ft / "logs" / "version_0" / "metrics.csv").open()) if r.get("val/mse")]
+    best = min(logged, key=lambda r: float(r["val/mse"]))
+    assert len(logged) == 3 and prov["exported_step"] == int(best["step"]) + 1 and prov["steps"] == 3
+    assert prov["metrics"]["validation_logmel_mse"] == pytest.approx(float(best["val/mse"]), rel=1e-3)
 
     from deepperformer.core.performers import PerformerVocab
     from deepperformer.pipeline.loading import load_acoustic

@@ -21,7 +21,7 @@ from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.data.clips import ClipDataset, collate_clips, performer_vocab
-from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance
+from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance, load_best
 from deepperformer.training.sampling import step_loader
 
 
@@ -118,6 +118,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
     trainer, sec_per_step = fit_resumably(task, train_loader, val_loader, tr, run_dir, optim.get("grad_clip", 1.0), log)
     if not trainer.is_global_zero:
         return run_dir / "model.pt"
+    exported_step = load_best(task, trainer, tr, run_dir, log)  # with trainer.keep_best (small corpora overfit)
 
     # the exported weights' figure, computed exactly as `deepperformer evaluate` computes it
     val_mse = evaluate_mse(task.model, val_set, loader_args["batch_size"])
@@ -139,6 +140,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "train_clips": len(train_set),
             "validation_clips": len(val_set),
             "steps": int(trainer.global_step),
+            "exported_step": exported_step,  # the best validation step with trainer.keep_best, else the last
             "batch_size": loader_args["batch_size"],
             "seconds_per_step": sec_per_step and round(sec_per_step, 4),
             "device": str(trainer.strategy.root_device),
