@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ../shared/data
 
-.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-synthetic-9h prepare-synthetic-24h prepare-renderer-piano prepare-renderer-violin check-scores clean
+.PHONY: venv demo test test-slow prepare-bach-violin prepare-synthetic prepare-synthetic-9h prepare-synthetic-24h prepare-synthetic-violin-4h prepare-renderer-piano prepare-renderer-violin check-scores clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,14 @@ prepare-synthetic-9h: $(STAMP)
 prepare-synthetic-24h: $(STAMP)
 	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic-24h --workers 2 --piano-hours 24 \
 		--violin-hours 0 --splits data/splits/synthetic-24h.json
+
+# 4 h of synthetic violin (FluidSynth playing the Bach Violin Dataset's aligned notes) to pretrain the
+# violin acoustic model before its fine-tuning on the real audio (recipes/synthetic/acoustic_violin_4h.yaml;
+# about 10 min). data/splits/synthetic-violin-4h.json keeps out of train the real corpus's held-out
+# movements and the synthetic corpus's.
+prepare-synthetic-violin-4h: $(STAMP)
+	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic-violin-4h --workers 2 --piano-hours 0 \
+		--violin-hours 4 --splits data/splits/synthetic-violin-4h.json
 
 # The aligned piano corpora the renderer learns from ((n)ASAP, Vienna 4x22, Batik; about 40 min here).
 prepare-renderer-piano: $(STAMP)
