@@ -28,8 +28,9 @@ from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 #: Shipped (acoustic model, vocoder) per instrument, in CHECKPOINTS. The Vocos-style vocoder, shared by both
-#: instruments, won the quality table against every shipped HiFi-GAN (checkpoints/README.md); Griffin-Lim
-#: (--vocoder griffin-lim) still scores higher there, but runs 4x slower and its memory grows with length.
+#: instruments, won the quality table against every shipped HiFi-GAN (checkpoints/README.md); followed by the
+#: mel-consistency refinement (REFINE_ITERS) it beats Griffin-Lim on log-mel error, STFT distance and piano
+#: note F1 (session 10), and runs faster, in flat memory.
 #: Piano plays through that vocoder fine-tuned on the piano acoustic model's predicted mels
 #: (recipes/vocoder/vocos_cpu_finetune_piano.yaml): better on every column of the piano chain.
 DEFAULTS = {
