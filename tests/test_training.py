@@ -87,6 +87,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_maps_performers_by_name(corpus
     logged = [r for r in csv.DictReader((ft / "logs" / "version_0" / "metrics.csv").open()) if r.get("val/mse")]
     best = min(logged, key=lambda r: float(r["val/mse"]))
     assert len(logged) == 3 and prov["exported_step"] == int(best["step"]) + 1 and prov["steps"] == 3
+    assert prov["total_steps"] == 1 + prov["exported_step"]  # the weights' own steps, not the run's
     assert prov["metrics"]["validation_logmel_mse"] == pytest.approx(float(best["val/mse"]), rel=1e-3)
 
     from deepperformer.core.performers import PerformerVocab

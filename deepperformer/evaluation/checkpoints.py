@@ -56,12 +56,13 @@ def evaluate_checkpoints(paths: list[Path], manifests: list[Path], split: str, b
 
 def format_table(rows: list[dict], split: str) -> str:
     head = f"{split} MSE"
-    lines = [f"{'variant':<16}{'instrument':<11}{'steps':>8}{'clips':>7}{head:>16}{'paper':>8}  checkpoint"]
+    w = max([16, *(len(str(r["variant"])) + 2 for r in rows)])  # a long variant name keeps its column apart
+    lines = [f"{'variant':<{w}}{'instrument':<11}{'steps':>8}{'clips':>7}{head:>16}{'paper':>8}  checkpoint"]
     for r in rows:
         paper = PAPER.get(r["variant"])
         ref = "" if paper is None else f"{paper[0 if r['instrument'] == 'violin' else 1]:.3f}"
         lines.append(
-            f"{r['variant']:<16}{str(r['instrument']):<11}{str(r['steps']):>8}{r['clips']:>7}"
+            f"{r['variant']:<{w}}{str(r['instrument']):<11}{str(r['steps']):>8}{r['clips']:>7}"
             f"{r['mse']:>16.4f}{ref:>8}  {r['checkpoint']}"
         )
     return "\n".join(lines)

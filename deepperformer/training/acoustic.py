@@ -146,7 +146,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
             "device": str(trainer.strategy.root_device),
             "metrics": {"validation_logmel_mse": round(val_mse, 6)},
             "tempo_bins_seen": _tempo_bins_seen(task.model, train_set),
-            **init_provenance(init, init_ckpt, int(trainer.global_step)),
+            **init_provenance(init, init_ckpt, exported_step),
             "recipe": recipe,
         },
     )
