@@ -9,6 +9,7 @@ import torch
 from deepperformer.audio.mel import MelConfig, log_mel
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.networks.hifigan import SIZES
+from deepperformer.vocoders import REFINE_ITERS
 from deepperformer.vocoders.build import make_vocoder
 from deepperformer.vocoders.hifigan import Vocoder, VocoderConfig
 from deepperformer.vocoders.stft import multi_resolution_stft
@@ -211,7 +212,7 @@ def test_evaluate_prints_copy_synthesis_errors(corpus, tmp_path, run_cli):
     direct = copy_synthesis_errors(model, AudioClipDataset([corpus], "validation", "violin", max_clips=2))
     assert float(mse) == pytest.approx(direct["logmel_mse"], rel=1e-3) and float(mse) > 0.1  # an untrained vocoder is far off
     # by default each neural vocoder has a second row, refined as synthesize and vocode play it: nearer its mel
-    refined = next(line for line in out.splitlines() if line.startswith("v2+refine8 "))
+    refined = next(line for line in out.splitlines() if line.startswith(f"v2+refine{REFINE_ITERS} "))
     assert float(refined.split()[6]) < 0.5 * float(mse)
     code, out, err = run_cli("evaluate", path, "--manifest", corpus, "--split", "validation", "--max-clips", "2", "--no-refine")
     assert code == 0 and "refine" not in out

@@ -11,7 +11,7 @@ systems:
     renderer: shipped           # shipped | deadpan | PATH (a renderer checkpoint); a performance excerpt is played as is
     acoustic: shipped           # shipped | PATH (an acoustic model, or the paper's baseline: it needs no vocoder)
     vocoder: shipped            # shipped | griffin-lim | PATH
-    refine: 8                   # refinement iterations after a neural vocoder (default synthesize's), none: raw
+    refine: 32                  # refinement iterations after a neural vocoder (default synthesize's), none: raw
   - name: fluidsynth
     reference: fluidsynth       # original | fluidsynth: a reference system
 excerpts:
