@@ -51,7 +51,7 @@ prepare-synthetic-24h: $(STAMP)
 
 # 4 h of synthetic violin (FluidSynth playing the Bach Violin Dataset's aligned notes) to pretrain the
 # violin acoustic model before its fine-tuning on the real audio (recipes/synthetic/acoustic_violin_4h.yaml;
-# about 10 min). data/splits/synthetic-violin-4h.json keeps out of train the real corpus's held-out
+# about 3 min with 2 workers). data/splits/synthetic-violin-4h.json keeps out of train the real corpus's held-out
 # movements and the synthetic corpus's.
 prepare-synthetic-violin-4h: $(STAMP)
 	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic-violin-4h --workers 2 --piano-hours 0 \

@@ -216,7 +216,7 @@ def with_refinement(vocoder: LoadedModel, n_iter: int | None) -> LoadedModel:
 
 def describe_vocoder(checkpoint: dict) -> str:
     """What a (possibly refined) vocoder checkpoint is, for logs and plot titles: its variant, and
-    the refinement after it when there is one (e.g. "vocos-cpu + 8 refinement iterations")."""
+    the refinement after it when there is one (e.g. "vocos-cpu + 32 refinement iterations")."""
     name = checkpoint["config"].get("variant", "vocoder")
     if "refine_iters" in checkpoint:
         name += f" + {checkpoint['refine_iters']} refinement iterations"
