@@ -23,7 +23,7 @@ from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.model import Renderer, RendererConfig
-from deepperformer.vocoders import REFINE_VOCODER_WEIGHT, griffin_lim
+from deepperformer.vocoders import REFINE_PHASE_KEEP_NATS, REFINE_VOCODER_WEIGHT, griffin_lim
 from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -209,8 +209,13 @@ def with_refinement(vocoder: LoadedModel, n_iter: int | None) -> LoadedModel:
 
     if n_iter is None or isinstance(vocoder.model, griffin_lim.GriffinLimVocoder):
         return vocoder
-    ckpt = {**vocoder.checkpoint, "refine_iters": n_iter, "refine_vocoder_weight": REFINE_VOCODER_WEIGHT}
-    model = RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter, REFINE_VOCODER_WEIGHT)
+    ckpt = {
+        **vocoder.checkpoint,
+        "refine_iters": n_iter,
+        "refine_vocoder_weight": REFINE_VOCODER_WEIGHT,
+        "refine_phase_keep_nats": REFINE_PHASE_KEEP_NATS,
+    }
+    model = RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter, REFINE_VOCODER_WEIGHT, REFINE_PHASE_KEEP_NATS)
     return LoadedModel(model, ckpt, vocoder.mel_config, vocoder.performers)
 
 

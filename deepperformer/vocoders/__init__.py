@@ -12,3 +12,8 @@ REFINE_ITERS = 32
 #: transcriber hears (re-struck partials at other notes' onsets), its phase the sharp attacks: 0.25 kept
 #: both (session 9, three piano test excerpts; checkpoints/README.md).
 REFINE_VOCODER_WEIGHT = 0.25
+#: The refinement starts from the vocoder's phase only in the bins within this many nats of their frame's
+#: loudest, from a seeded pseudo-random phase in the weaker ones (None: the vocoder's everywhere). The
+#: weak bins are where a generator repeats its phase hop after hop, the frame-rate comb; the strong
+#: ones carry the notes (:func:`deepperformer.vocoders.refine.refine`; session 12, checkpoints/README.md).
+REFINE_PHASE_KEEP_NATS: float | None = None

@@ -12,7 +12,10 @@ best of both. Of the vocoder's output ``y0`` it takes the STFT (the mel's own wi
    vocoder adds where the mel is quiet;
 2. runs ``n_iter`` Griffin-Lim iterations on that magnitude, starting from the vocoder's phase
    instead of a random one (the fast variant of Perraudin et al. 2013, as torchaudio's
-   ``GriffinLim``, whose API takes no initial phase), so the STFT becomes consistent again.
+   ``GriffinLim``, whose API takes no initial phase), so the STFT becomes consistent again. With
+   ``phase_keep_nats`` the vocoder's phase is kept only in each frame's strong bins (the partials,
+   the attacks) and reseeded in the weak ones, where a generator's phase repeating from hop to hop
+   makes the comb at multiples of the frame rate.
 
 The target magnitude may blend (in log magnitude, weight ``vocoder_weight`` for the vocoder's) the
 gain-corrected vocoder magnitude with the mel's pseudo-inverse, Griffin-Lim's smooth magnitude. On
@@ -57,10 +60,16 @@ def refine(
     vocoder_weight: float = 1.0,
     inverse: nn.Module | None = None,
     momentum: float = 0.99,
+    phase_keep_nats: float | None = None,
+    frame_offset: int = 0,
 ) -> torch.Tensor:
     """``wave [B, S]`` made from ``log_mel [B, T, n_mels]`` -> the refined wave ``[B, S]`` (module
     docstring). ``vocoder_weight``: the share (in log magnitude) of the vocoder's gain-corrected
-    magnitude in the target, the rest from ``inverse`` (an :class:`InverseMel` of the mel config)."""
+    magnitude in the target, the rest from ``inverse`` (an :class:`InverseMel` of the mel config).
+    ``phase_keep_nats``: start from the vocoder's phase only in the bins whose target magnitude lies
+    within that many nats of its frame's loudest bin, from a pseudo-random phase elsewhere (a fixed
+    function of the bin and of the frame's index in the piece, ``frame_offset`` being that of the first:
+    the same audio every run and chunk by chunk); None keeps the vocoder's phase everywhere."""
     c = mel_config
     window = torch.hann_window(c.win_length, device=wave.device)
 
@@ -87,6 +96,8 @@ def refine(
         w = vocoder_weight
         target = target.clamp(min=1e-8).pow(w) * smooth.clamp(min=1e-8).pow(1.0 - w)
     angles = spec / mag.clamp(min=1e-8)
+    if phase_keep_nats is not None:
+        angles = _reseed_weak_phase(angles, target, phase_keep_nats, frame_offset)
     previous = torch.zeros_like(spec)
     alpha = momentum / (1 + momentum)
     for _ in range(n_iter):
@@ -95,6 +106,26 @@ def refine(
         angles = angles / angles.abs().clamp(min=1e-8)
         previous = rebuilt
     return istft(target * angles)
+
+
+def _reseed_weak_phase(angles: torch.Tensor, target: torch.Tensor, nats: float, frame_offset: int) -> torch.Tensor:
+    """``angles [B, F, T]`` (unit complex) with a pseudo-random phase in the bins of ``target [B, F, T]``
+    more than ``nats`` below their frame's loudest.
+
+    Why: a generator that never quite learnt its phase repeats it from hop to hop in the weak bins
+    (between partials, in the noise floor), which is where the comb at multiples of the frame rate
+    lives; Griffin-Lim started from that phase keeps much of it. The strong bins' phase (the partials
+    and the attacks) is what the vocoder does get right, and what note recall depends on. The phase
+    of bin ``f`` in frame ``t`` of the piece is a hash of ``(f, t)`` (the shader-style fraction of a
+    sine), not a generator's draw, so that a chunk gets the same phases as the whole piece does.
+    """
+    log_t = target.clamp(min=1e-8).log()
+    weak = log_t < log_t.amax(dim=1, keepdim=True) - nats
+    f = torch.arange(angles.shape[1], device=angles.device, dtype=torch.float64)[:, None]
+    t = torch.arange(angles.shape[2], device=angles.device, dtype=torch.float64)[None] + frame_offset
+    u = torch.frac(torch.sin(f * 12.9898 + t * 78.233) * 43758.5453).abs()  # [F, T] in [0, 1)
+    noise = torch.polar(torch.ones_like(u), u * 2 * torch.pi).to(angles.dtype)
+    return torch.where(weak, noise, angles)
 
 
 @dataclass
@@ -118,19 +149,47 @@ class RefinedConfig:
 class RefinedVocoder(nn.Module):
     """A vocoder followed by :func:`refine`: ``forward(log_mel [B, T, n_mels]) -> wave [B, T * hop]``."""
 
-    def __init__(self, vocoder: nn.Module, mel_config: MelConfig = MelConfig(), n_iter: int = 8, vocoder_weight: float = 1.0):
+    def __init__(
+        self,
+        vocoder: nn.Module,
+        mel_config: MelConfig = MelConfig(),
+        n_iter: int = 8,
+        vocoder_weight: float = 1.0,
+        phase_keep_nats: float | None = None,
+    ):
         super().__init__()
         if n_iter < 0:
             raise ValueError(f"refinement iterations must be >= 0, not {n_iter}")
         if not 0.0 <= vocoder_weight <= 1.0:
             raise ValueError(f"the vocoder's magnitude weight must lie in [0, 1], not {vocoder_weight}")
+        if phase_keep_nats is not None and phase_keep_nats < 0:
+            raise ValueError(f"the phase threshold must be >= 0 nats, not {phase_keep_nats}")
         self.vocoder, self.mel_config, self.n_iter, self.vocoder_weight = vocoder, mel_config, n_iter, vocoder_weight
+        self.phase_keep_nats = phase_keep_nats
         self.inverse = InverseMel(mel_config)
         self.config = RefinedConfig(vocoder.config, n_iter, mel_config.n_fft // mel_config.hop_length)
 
+    @property
+    def frame_offset(self) -> bool:
+        """Whether the output depends on where the mel lies in the piece (the seeded phase), for
+        :func:`~deepperformer.vocoders.base.vocode_chunked`."""
+        return self.phase_keep_nats is not None
+
     @torch.no_grad()
-    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
-        return refine(self.vocoder(log_mel), log_mel, self.mel_config, self.n_iter, self.vocoder_weight, self.inverse)
+    def forward(self, log_mel: torch.Tensor, frame_offset: int = 0) -> torch.Tensor:
+        """``log_mel [B, T, n_mels]`` -> wave ``[B, T * hop]``; ``frame_offset``: the index of its first
+        frame in the piece (only the seeded phase reads it)."""
+        wave = self.vocoder(log_mel)
+        return refine(
+            wave,
+            log_mel,
+            self.mel_config,
+            self.n_iter,
+            self.vocoder_weight,
+            self.inverse,
+            phase_keep_nats=self.phase_keep_nats,
+            frame_offset=frame_offset,
+        )
 
     def vocode(self, log_mel: np.ndarray, chunk_frames: int = 4096, progress: bool = False) -> np.ndarray:
         """Waveform float32 ``[T * hop]`` of a log-mel ``[T, n_mels]`` of any length, chunk by chunk."""
