@@ -468,7 +468,7 @@ def test_reseeded_weak_phase_removes_a_frame_rate_comb_and_chunks_agree():
 
     torch.manual_seed(0)
     voc = RefinedVocoder(Vocos(VocosConfig(dim=16, intermediate_dim=32, num_layers=2)).eval(), MelConfig(), 4, 0.25, 3.0)
-    assert voc.frame_offset
+    assert voc.position_dependent
     one, chunked = voc.vocode(mel, chunk_frames=10_000), voc.vocode(mel, chunk_frames=20)
     assert np.abs(one - chunked).max() < 1e-4 * np.abs(one).max()
     assert not np.allclose(one, RefinedVocoder(voc.vocoder, MelConfig(), 4, 0.25).vocode(mel), atol=1e-3)

@@ -37,7 +37,7 @@ def vocode_chunked(model: nn.Module, log_mel: np.ndarray, chunk_frames: int, pro
     on both sides (the edge frames of the whole input are repeated, as in HiFi-GAN's own inference
     padding), and only its own samples are kept: the result equals the one-shot output up to float
     rounding, with memory bounded by the chunk size. A model whose output depends on where a frame
-    lies in the piece (``frame_offset = True``: the refinement's seeded phase) is told the index of
+    lies in the piece (``position_dependent = True``: the refinement's seeded phase) is told the index of
     its chunk's first frame, ``forward(mel, frame_offset=i)``, so that chunks agree with one shot.
     """
     model.eval()
@@ -50,7 +50,7 @@ def vocode_chunked(model: nn.Module, log_mel: np.ndarray, chunk_frames: int, pro
     device = next(model.parameters()).device
     for s in tqdm(starts, desc="vocoder", unit="chunk", disable=not progress or len(starts) < 2, dynamic_ncols=True):
         e = min(total, s + chunk_frames)
-        kwargs = {"frame_offset": s - pad} if getattr(model, "frame_offset", False) else {}
+        kwargs = {"frame_offset": s - pad} if getattr(model, "position_dependent", False) else {}
         wav = model(mel[s : e + 2 * pad][None].to(device), **kwargs)[0]  # covers frames [s - pad, e + pad)
         out[s * hop : e * hop] = wav[pad * hop : (pad + e - s) * hop].float().cpu().numpy()
     return out

@@ -170,7 +170,7 @@ class RefinedVocoder(nn.Module):
         self.config = RefinedConfig(vocoder.config, n_iter, mel_config.n_fft // mel_config.hop_length)
 
     @property
-    def frame_offset(self) -> bool:
+    def position_dependent(self) -> bool:
         """Whether the output depends on where the mel lies in the piece (the seeded phase), for
         :func:`~deepperformer.vocoders.base.vocode_chunked`."""
         return self.phase_keep_nats is not None
