@@ -80,7 +80,7 @@ def test_griffin_lim_follows_the_mel_configuration_asked_for():
     assert isinstance(m.model, GriffinLimVocoder) and m.mel_config == mel and m.model.config.hop_length == 128
 
 
-SHIPPED_STAGE_TWO = ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt", "vocoder_vocos_piano.pt"]
+SHIPPED_STAGE_TWO = ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt", "vocoder_vocos_piano.pt", "vocoder_vocos_violin.pt"]
 
 
 @pytest.mark.parametrize("name", SHIPPED_STAGE_TWO)
@@ -91,4 +91,4 @@ def test_shipped_checkpoints_load_through_the_one_loader(name):
         assert len(m.performers) == m.model.performer_emb.num_embeddings >= 2
         assert m.instrument in ("piano", "violin")
     else:  # the shared vocoder, or the one fine-tuned on one instrument's predicted mels
-        assert m.instrument == ("piano" if name == "vocoder_vocos_piano.pt" else None)
+        assert m.instrument == {"vocoder_vocos_piano.pt": "piano", "vocoder_vocos_violin.pt": "violin"}.get(name)
