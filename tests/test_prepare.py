@@ -2,6 +2,7 @@ import json
 import re
 import shutil
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,13 +195,19 @@ def test_vienna_and_batik(tmp_path, data_dir):
     assert any(i.endswith("-2") for i in perf.notes["score_id"])  # ids of the unfolded score
 
 
-def test_bach_violin_timing_aligns_every_movement_to_its_musicxml(tmp_path, data_dir, fixture_copy):
+def test_bach_violin_timing_aligns_every_movement_to_its_musicxml(tmp_path, data_dir, fixture_copy, monkeypatch):
     """The renderer's violin corpus: every movement's notes, audio or not, relabelled with the MusicXML
-    score's note ids (onset and pitch), so the codec and the score features apply."""
+    score's note ids (onset and pitch), so the codec and the score features apply; a movement two
+    violinists played is parsed once."""
+    from deepperformer.data import aligned
     from deepperformer.render.corpus import load_examples
 
+    aligned.cached_score.cache_clear()
+    parsed, real = [], aligned.load_score
+    monkeypatch.setattr(aligned, "load_score", lambda path, **kw: parsed.append(Path(path).name) or real(path, **kw))
     s = prepare("bach-violin-timing", data_dir / "bach-violin", tmp_path / "t", log=quiet)
     assert s["recordings"] == 5 and s["failed"] == 0
+    assert sorted(parsed) == ["bwv1001_mov1.mxl", "bwv1001_mov2.mxl", "bwv1001_mov3.mxl", "bwv1001_mov4.mxl"]
     rows = read_manifest(tmp_path / "t" / "manifest.csv")
     assert all(r.score and not r.audio and r.instrument == "violin" for r in rows)
     check_split_hygiene(rows)

@@ -17,8 +17,12 @@ MIN_ID_COVERAGE = 0.9
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_score(path: str, unfold: str) -> Score:
-    # Many performances share a score ((n)ASAP has up to 20 per piece); parsing it is the slow part.
+def cached_score(path: str, unfold: str) -> Score:
+    """The score at ``path`` with its features, parsed once per worker while it stays among the last
+    four asked for: many performances share a score ((n)ASAP has up to 20 per piece, the Bach Violin
+    Dataset up to 6 violinists per movement) and parsing it with its features is the slow part of
+    preparing them (`prepare` hands the recordings of one score to one worker in a row). Callers
+    must not modify the result."""
     return load_score(path, unfold=unfold, features=True)  # the renderer learns from the score features
 
 
@@ -31,7 +35,7 @@ def id_coverage(perf: Performance, score: Score) -> float:
 
 def load_aligned_score(score_path: str | Path, perf: Performance, unfold: str, alignment_path: str | Path) -> Score:
     """Load the score an alignment refers to and check that the note ids agree."""
-    score = _cached_score(str(score_path), unfold)
+    score = cached_score(str(score_path), unfold)
     cov = id_coverage(perf, score)
     if cov < MIN_ID_COVERAGE:
         raise DeepPerformerError(

@@ -167,14 +167,14 @@ def relabel(perf, tick_score, score, source: Path):
 
 
 def process_timing(rec: Recording, out: Path) -> list:
-    from deepperformer.core.score import load_score
     from deepperformer.core.tempo import estimate_tempo
+    from deepperformer.data.aligned import cached_score
 
     x = rec.extra
     tick_score, perf = load_bach_violin(x["notes"], x["alignment"], TICKS_PER_QUARTER)
     # The notes CSVs have the repeats the violinist played; the MusicXML unfolded with every repeat taken
     # is the same sequence (the `_XY` files were written out for the partial ones).
-    score = load_score(x["score"], unfold="maximal", features=True)
+    score = cached_score(x["score"], "maximal")  # up to 6 violinists per movement: parsed once
     perf = relabel(perf, tick_score, score, Path(x["notes"]))
     return cache_recording(out, rec, perf, score=score, tempo_qpm=estimate_tempo(perf, score))
 
