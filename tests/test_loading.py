@@ -80,7 +80,13 @@ def test_griffin_lim_follows_the_mel_configuration_asked_for():
     assert isinstance(m.model, GriffinLimVocoder) and m.mel_config == mel and m.model.config.hop_length == 128
 
 
-SHIPPED_STAGE_TWO = ["acoustic_synthetic_piano.pt", "acoustic_bach_violin.pt", "vocoder_vocos.pt", "vocoder_vocos_piano.pt", "vocoder_vocos_violin.pt"]
+SHIPPED_STAGE_TWO = [
+    "acoustic_synthetic_piano.pt",
+    "acoustic_bach_violin.pt",
+    "vocoder_vocos.pt",
+    "vocoder_vocos_piano.pt",
+    "vocoder_vocos_violin.pt",
+]
 
 
 @pytest.mark.parametrize("name", SHIPPED_STAGE_TWO)

@@ -17,7 +17,10 @@ from tests.helpers import assert_one_line_error
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_PIANO = ROOT / "checkpoints" / "acoustic_synthetic_piano.pt"
 SHIPPED_VIOLIN = ROOT / "checkpoints" / "acoustic_bach_violin.pt"
-SHIPPED_VOCODERS = {"piano": ROOT / "checkpoints" / "vocoder_vocos_piano.pt", "violin": ROOT / "checkpoints" / "vocoder_vocos_violin.pt"}
+SHIPPED_VOCODERS = {
+    "piano": ROOT / "checkpoints" / "vocoder_vocos_piano.pt",
+    "violin": ROOT / "checkpoints" / "vocoder_vocos_violin.pt",
+}
 EXAMPLES = ROOT / "data" / "examples"
 
 
