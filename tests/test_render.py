@@ -317,6 +317,54 @@ def test_a_frozen_linear_path_stays_at_the_ridge_while_the_transformer_trains():
         RendererConfig.from_dict({**c.to_dict(), "linear_skip": False})
 
 
+def test_beat_and_bar_levels_start_silent_and_then_carry_a_group_s_context(vienna):
+    """``hierarchy``: the levels of a real score follow its beats and bars (a repeat's bars count
+    anew); an earlier renderer goes on with them unchanged (their way back starts at zero); once that
+    way is open a note hears the other notes of its beat and bar beyond the note transformer's
+    attention window, and windowed inference of the whole score works with them."""
+    import torch
+
+    from deepperformer.core.performers import PerformerVocab
+    from deepperformer.render.dataset import NoteSegments, collate_segments, note_levels, score_order
+    from deepperformer.render.inference import ExpressiveRenderer
+    from deepperformer.render.model import Renderer, RendererConfig
+
+    examples = load_examples([vienna])
+    score = examples[0].score
+    levels = note_levels(score, score_order(score))
+    beats, bars = levels[:, 0], levels[:, 1]
+    assert beats[0] == bars[0] == 0 and (np.diff(beats) >= 0).all() and (np.diff(bars) >= 0).all()
+    assert bars[-1] + 1 >= len(np.unique(score.bars)) and beats[-1] > bars[-1]  # more beats than bars
+    names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
+    performers = PerformerVocab(sorted({ex.performer for ex in examples}))
+    ds = NoteSegments(examples, names, performers, 64, random=False)
+    batch = collate_segments([ds[i] for i in range(len(ds))])
+    assert batch["levels"].shape == (*batch["mask"].shape, 2) and (batch["levels"][:, 0] == 0).all()
+    base = RendererConfig(n_features=len(names), d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, window_notes=1)
+    torch.manual_seed(0)
+    flat = Renderer(dataclasses.replace(base, n_performers=len(performers))).eval()
+    deep = Renderer(dataclasses.replace(base, n_performers=len(performers), hierarchy=True)).eval()
+    deep.load_earlier(flat.state_dict())
+    z = torch.zeros(len(ds), 4)
+    args = (batch["x"], batch["onset"], batch["mask"], batch["performer"], z)
+    with torch.no_grad():
+        assert torch.equal(deep(*args, levels=batch["levels"])[0], flat(*args)[0])
+        with pytest.raises(ValueError, match="levels"):
+            deep(*args)
+        for level in deep.levels:
+            torch.nn.init.normal_(level.back.weight, std=0.5)
+        x2 = batch["x"].clone()
+        x2[0, 0] += 3.0  # the first note changes; with a reach of one note, notes 2+ away hear it only through the levels
+        far = [i for i in range(2, batch["mask"][0].sum()) if batch["levels"][0, i, 1] == 0]  # the rest of its bar
+        a = deep(*args, levels=batch["levels"])[0]
+        b = deep(x2, *args[1:], levels=batch["levels"])[0]
+        c, d = flat(*args)[0], flat(x2, *args[1:])[0]
+    assert far and not torch.allclose(a[0, far], b[0, far]) and torch.allclose(c[0, far], d[0, far])
+    r = ExpressiveRenderer(deep, names, performers, window=4, overlap=2)  # the fixture's minuet has 8 notes
+    values, qpm = r.predict(score)
+    assert values.shape == (len(score.notes), 4) and np.isfinite(values).all() and qpm > 0
+
+
 def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):
     import deepperformer.training.renderer as training
 

@@ -113,7 +113,7 @@ def axis_measures(values: torch.Tensor, known: torch.Tensor, log_qpm: torch.Tens
 
 def _decoded_measures(model, b: dict, z: torch.Tensor) -> torch.Tensor:
     """``[B, 4]`` axis measures of the model's rendering of batch ``b`` with style ``z`` ``[B, L]``."""
-    pred, q = model(b["x"], b["onset"], b["mask"], b["performer"], z)
+    pred, q = model(b["x"], b["onset"], b["mask"], b["performer"], z, levels=b.get("levels"))
     return axis_measures(pred * model.y_std + model.y_mean, b["mask"], q * model.qpm_std + model.qpm_mean)
 
 
@@ -193,7 +193,7 @@ def segment_codes(model, loader) -> tuple[np.ndarray, np.ndarray]:
         y = model.standardize(b["target"])
         known = b["known"]
         mu, _ = model.posterior(b["x"], b["onset"], b["mask"], y * known[..., None], b["log_qpm"])
-        pred, q = model(b["x"], b["onset"], b["mask"], b["performer"], torch.zeros_like(mu))
+        pred, q = model(b["x"], b["onset"], b["mask"], b["performer"], torch.zeros_like(mu), levels=b.get("levels"))
         pred = pred * model.y_std + model.y_mean
         q = q * model.qpm_std + model.qpm_mean
         human = axis_measures(b["target"], known, b["log_qpm"])

@@ -25,7 +25,7 @@ from deepperformer.core.score import Score
 from deepperformer.core.tempo import QPM_RANGE
 from deepperformer.render.baselines import Deadpan, from_targets, reference_qpm
 from deepperformer.render.codec import PEDAL_PARAMS, Encoded
-from deepperformer.render.dataset import score_order
+from deepperformer.render.dataset import note_levels, rebased, score_order
 from deepperformer.render.directions import Direction, steer
 from deepperformer.render.model import Renderer
 from deepperformer.render.targets import TARGET_HIGH, TARGET_LOW
@@ -83,6 +83,7 @@ class ExpressiveRenderer:
         order = score_order(score)
         x = torch.from_numpy(score.features.columns(self.names)[order])[None]
         onset = torch.from_numpy(score.notes["onset_quarter"][order].astype(np.float32))[None]
+        levels = note_levels(score, order)
         n = len(order)
         z = z if z is not None else self.style()
         width = m.config.n_targets
@@ -91,7 +92,8 @@ class ExpressiveRenderer:
         starts = window_starts(n, self.window, self.overlap)
         for k, s in enumerate(starts):
             e = min(n, s + self.window)
-            pred, q = m(x[:, s:e], onset[:, s:e], torch.ones(1, e - s, dtype=torch.bool), torch.tensor([row]), z)
+            lv = torch.from_numpy(rebased(levels[s:e]))[None]
+            pred, q = m(x[:, s:e], onset[:, s:e], torch.ones(1, e - s, dtype=torch.bool), torch.tensor([row]), z, levels=lv)
             pred = (pred[0] * m.y_std + m.y_mean).numpy()
             lo = s if k == 0 else s + self.overlap // 2  # keep the middle; the neighbours keep the rest
             hi = e if k == len(starts) - 1 else e - (self.overlap - self.overlap // 2)

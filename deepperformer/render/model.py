@@ -61,6 +61,12 @@ class RendererConfig(ConfigMixin):
     # the ridge (weight decay alone pulls it towards zero) and the violin renderer ended below the
     # ridge it started from. False in checkpoints made before.
     freeze_skip: bool = False
+    # Beat and bar levels above the notes (VirtuosoNet's hierarchy, as the issue asks): after the note
+    # transformer, the notes of each beat are pooled, a transformer layer runs over the beats, and its
+    # output returns to their notes; then the same over bars. A tempo curve is shaped by phrases and
+    # bars more than by single notes. The way back starts at zero, so a renderer without it goes on
+    # from its weights unchanged. False in checkpoints made before.
+    hierarchy: bool = False
 
     @property
     def n_targets(self) -> int:
@@ -92,9 +98,38 @@ def _window_mask(n: int, window: int, device) -> torch.Tensor | None:
     return (i[None] - i[:, None]).abs() > window  # True = may not attend
 
 
+class GroupLevel(nn.Module):
+    """One level of the hierarchy: note states ``[B, N, d]`` -> the mean of each group's notes (``ids``
+    ``[B, N]``, 0.. per row; padded notes masked out) -> one transformer layer over the groups (their
+    mean score onset coded as position) -> added back to every note of the group through a projection
+    that starts at zero."""
+
+    def __init__(self, d: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d, heads, ffn, dropout, batch_first=True, norm_first=True)
+        self.body = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.back = nn.Linear(d, d)
+        nn.init.zeros_(self.back.weight)
+        nn.init.zeros_(self.back.bias)
+
+    def forward(self, h: torch.Tensor, onset: torch.Tensor, mask: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        b, n, d = h.shape
+        ids = ids.masked_fill(~mask, 0)
+        g = int(ids.max()) + 1 if n else 1
+        w = mask.to(h.dtype)[..., None]
+        sums = h.new_zeros(b, g, d).scatter_add_(1, ids[..., None].expand(-1, -1, d), h * w)
+        counts = h.new_zeros(b, g, 1).scatter_add_(1, ids[..., None], w)
+        at = h.new_zeros(b, g, 1).scatter_add_(1, ids[..., None], onset[..., None].to(h.dtype) * w)
+        gmask = counts[..., 0] > 0
+        groups = sums / counts.clamp(min=1) + onset_code(at[..., 0] / counts[..., 0].clamp(min=1), d).to(h.dtype)
+        groups = self.body(groups, src_key_padding_mask=~gmask)
+        return h + self.back(torch.gather(groups, 1, ids[..., None].expand(-1, -1, d)))
+
+
 class Renderer(nn.Module):
-    """``forward(x [B, N, F], onset [B, N], mask [B, N] bool, performer [B], z [B, L])`` ->
-    (targets ``[B, N, config.n_targets]`` standardized, log-qpm ``[B]`` standardized).
+    """``forward(x [B, N, F], onset [B, N], mask [B, N] bool, performer [B], z [B, L], levels [B, N, 2] long
+    or None)`` -> (targets ``[B, N, config.n_targets]`` standardized, log-qpm ``[B]`` standardized);
+    ``levels`` (each note's beat and bar, from 0 in every row) is needed with ``config.hierarchy``.
 
     >>> m = Renderer(RendererConfig(n_features=5, d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4))
     >>> x, onset, mask = torch.zeros(2, 7, 5), torch.arange(7.0).repeat(2, 1), torch.ones(2, 7, dtype=torch.bool)
@@ -121,6 +156,10 @@ class Renderer(nn.Module):
         self.body = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         self.out = nn.Linear(c.d_model, c.n_targets)
         self.tempo = nn.Linear(c.d_model, 1)
+        # beat, then bar (dataset.note_levels' columns)
+        self.levels = (
+            nn.ModuleList([GroupLevel(c.d_model, c.n_heads, c.ffn, c.dropout) for _ in range(2)]) if c.hierarchy else None
+        )
         self.skip = nn.Linear(c.n_features, c.n_targets) if c.linear_skip else None
         if self.skip is not None and c.freeze_skip:
             self.skip.requires_grad_(False)  # optimizers skip parameters that get no gradient
@@ -157,6 +196,9 @@ class Renderer(nn.Module):
         if c.posterior_tempo:
             parts.append(w[:, cut:] if extra else torch.zeros(w.shape[0], 1, dtype=w.dtype))
         state["post_inp.weight"] = torch.cat(parts, 1)
+        if self.levels is not None and not any(k.startswith("levels.") for k in state):
+            # the beat and bar levels are new: they start as built, their way back at zero
+            state.update({k: v for k, v in self.state_dict().items() if k.startswith("levels.")})
         self.load_state_dict(state)
 
     def set_statistics(self, x_mean, x_std, y_mean, y_std, qpm_mean, qpm_std) -> None:
@@ -179,11 +221,17 @@ class Renderer(nn.Module):
             self.out.weight.zero_()
             self.out.bias.zero_()
 
-    def forward(self, x, onset, mask, performer, z):
+    def forward(self, x, onset, mask, performer, z, levels=None):
         xs = (x - self.x_mean) / self.x_std
-        h = self.inp(xs) + onset_code(onset - onset[:, :1], self.config.d_model)
+        rel = onset - onset[:, :1]
+        h = self.inp(xs) + onset_code(rel, self.config.d_model)
         h = h + (embed_performers(self.performer_emb, performer) + self.latent(z))[:, None]
         h = self.body(h, mask=_window_mask(h.shape[1], self.config.window_notes, h.device), src_key_padding_mask=~mask)
+        if self.levels is not None:
+            if levels is None:
+                raise ValueError("this renderer has beat and bar levels: pass levels [B, N, 2] (dataset.note_levels)")
+            for k, level in enumerate(self.levels):
+                h = level(h, rel, mask, levels[..., k])
         m = mask[..., None].to(h.dtype)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         y = self.out(h)

@@ -50,7 +50,7 @@ class RendererTask(L.LightningModule):
             z = mu
         else:  # "prior": what inference does without a style
             z = torch.zeros_like(mu)
-        pred, q = m(batch["x"], batch["onset"], batch["mask"], batch["performer"], z)
+        pred, q = m(batch["x"], batch["onset"], batch["mask"], batch["performer"], z, levels=batch.get("levels"))
         learnt = torch.ones(k, dtype=y.dtype, device=y.device)
         if not m.config.learn_velocity:
             learnt[0] = 0.0  # a corpus without dynamics: velocity is the score's
