@@ -345,6 +345,8 @@ def test_beat_and_bar_levels_start_silent_and_then_carry_a_group_s_context(vienn
     flat = Renderer(dataclasses.replace(base, n_performers=len(performers))).eval()
     deep = Renderer(dataclasses.replace(base, n_performers=len(performers), hierarchy=True)).eval()
     deep.load_earlier(flat.state_dict())
+    with pytest.raises(ValueError, match="hierarchy"):  # and not back: the levels would be dropped
+        flat.load_earlier(deep.state_dict())
     z = torch.zeros(len(ds), 4)
     args = (batch["x"], batch["onset"], batch["mask"], batch["performer"], z)
     with torch.no_grad():

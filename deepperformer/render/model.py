@@ -196,7 +196,10 @@ class Renderer(nn.Module):
         if c.posterior_tempo:
             parts.append(w[:, cut:] if extra else torch.zeros(w.shape[0], 1, dtype=w.dtype))
         state["post_inp.weight"] = torch.cat(parts, 1)
-        if self.levels is not None and not any(k.startswith("levels.") for k in state):
+        has_levels = any(k.startswith("levels.") for k in state)
+        if has_levels and self.levels is None:
+            raise ValueError("it has beat and bar levels (hierarchy) and this recipe has not: set model.hierarchy=true")
+        if self.levels is not None and not has_levels:
             # the beat and bar levels are new: they start as built, their way back at zero
             state.update({k: v for k, v in self.state_dict().items() if k.startswith("levels.")})
         self.load_state_dict(state)
