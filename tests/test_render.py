@@ -318,9 +318,9 @@ def test_a_frozen_linear_path_stays_at_the_ridge_while_the_transformer_trains():
 
 
 def test_beat_and_bar_levels_start_silent_and_then_carry_a_group_s_context(vienna):
-    """``hierarchy``: the levels of a real score follow its beats and bars (a repeat's bars count
-    anew); an earlier renderer goes on with them unchanged (their way back starts at zero); once that
-    way is open a note hears the other notes of its beat and bar beyond the note transformer's
+    """``hierarchy``: the levels of a real score follow its beats and bars, in order (that a repeat's
+    bars count anew is ``run_ids``' doctest); an earlier renderer goes on with them unchanged (their
+    way back starts at zero); once that way is open a note hears the other notes of its beat and bar beyond the note transformer's
     attention window, and windowed inference of the whole score works with them."""
     import torch
 
