@@ -382,3 +382,60 @@ def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cl
     assert set(directions) and "wrote" in out
     # each kept direction was decoded one step out and moves its measure the right way
     assert all(d["method"] in ("classifier", "decoder response") and d["effect"] > 0 for d in directions.values())
+
+
+def test_a_renderer_starts_from_another_corpus_s_renderer():
+    """``transfer_from``: the violin renderer from the piano one. With features mapped by name (a subset,
+    in another order) and this corpus's own standardization, the copied network answers raw inputs as
+    the source did (the features it lacks held at the source's mean), its posterior too; every
+    performer starts at the source's mean performer; with a linear path the output starts at zero."""
+    import torch
+
+    from deepperformer.render.model import Renderer, RendererConfig
+
+    torch.manual_seed(0)
+    src_names = ["a", "b", "c", "d", "e"]
+    names = ["d", "a", "c"]
+    common = dict(d_model=16, n_heads=2, layers=2, ffn=32, latent_dim=4, posterior_tempo=True, dropout=0.0)
+    src = Renderer(RendererConfig(n_features=5, n_performers=3, learn_pedal=True, hierarchy=True, **common)).eval()
+    src.set_statistics(
+        torch.randn(5), torch.rand(5) + 0.5, torch.randn(6), torch.rand(6) + 0.5, torch.tensor(4.6), torch.tensor(0.2)
+    )
+    with torch.no_grad():
+        src.performer_emb.weight[:] = src.performer_emb.weight[1]  # one embedding: the mean is that one
+    dst = Renderer(RendererConfig(n_features=3, n_performers=2, learn_velocity=False, hierarchy=True, **common)).eval()
+    y_mean, y_std = src.y_mean[:4] + torch.randn(4), src.y_std[:4] * 2
+    dst.set_statistics(torch.randn(3), torch.rand(3) + 0.5, y_mean, y_std, torch.tensor(4.9), torch.tensor(0.3))
+    dst.transfer_from(src.state_dict(), src_names, names)
+
+    raw = torch.randn(1, 6, 3) * 2
+    full = src.x_mean.expand(1, 6, 5).clone()
+    full[..., [3, 0, 2]] = raw
+    onset, mask, levels = (
+        torch.arange(6.0)[None],
+        torch.ones(1, 6, dtype=torch.bool),
+        torch.tensor([[[0, 0], [0, 0], [1, 0], [1, 0], [2, 1], [2, 1]]]),
+    )
+    with torch.no_grad():
+        h_src = src.inp((full - src.x_mean) / src.x_std)
+        h_dst = dst.inp((raw - dst.x_mean) / dst.x_std)
+        y = torch.randn(1, 6, 4)
+        y_src = torch.cat([(y - src.y_mean[:4]) / src.y_std[:4], torch.zeros(1, 6, 2)], -1)  # no pedal: its mean
+        log_qpm = torch.tensor([4.7])
+        post_src = src.posterior(full, onset, mask, y_src, log_qpm)
+        post_dst = dst.posterior(raw, onset, mask, (y - y_mean) / y_std, log_qpm)
+        pred_src, _ = src(full, onset, mask, torch.tensor([0]), torch.zeros(1, 4), levels=levels)
+        pred_dst, _ = dst(raw, onset, mask, torch.tensor([1]), torch.zeros(1, 4), levels=levels)
+    torch.testing.assert_close(h_dst, h_src, rtol=1e-4, atol=1e-4)
+    for a, b in zip(post_dst, post_src):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(pred_dst, pred_src[..., :4], rtol=1e-4, atol=1e-4)  # same output rows, standardized
+    torch.testing.assert_close(dst.performer_emb.weight[0], src.performer_emb.weight[1])
+
+    skip = Renderer(RendererConfig(n_features=3, n_performers=2, linear_skip=True, **common))
+    skip.transfer_from(src.state_dict(), src_names, names)
+    assert not skip.out.weight.any() and torch.equal(skip.body.layers[0].linear1.weight, src.body.layers[0].linear1.weight)
+    with pytest.raises(ValueError, match="not trained on: x"):
+        skip.transfer_from(src.state_dict(), src_names, ["a", "x"])
+    with pytest.raises(ValueError, match="layers"):
+        Renderer(RendererConfig(n_features=3, **{**common, "layers": 1})).transfer_from(src.state_dict(), src_names, names)

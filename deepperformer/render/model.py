@@ -204,6 +204,69 @@ class Renderer(nn.Module):
             state.update({k: v for k, v in self.state_dict().items() if k.startswith("levels.")})
         self.load_state_dict(state)
 
+    def transfer_from(self, state: dict, source_names: list[str], names: list[str]) -> None:
+        """Start from another corpus's renderer (``state``, trained on score features ``source_names``):
+        the piano renderer's transformer for the violin one, whose 81 training performances are too few
+        for a transformer from scratch. Call after :meth:`set_statistics` (this run's data).
+
+        - The transformers (notes, beat and bar levels where both have them, posterior), the style
+          projection and the tempo head are copied.
+        - The input layers are mapped by feature name (``names`` must all be in ``source_names``) and
+          rescaled so that a raw feature value reaches the first layer as it did there, through this
+          model's own standardization; the posterior's target and tempo columns likewise.
+        - Every performer starts at the mean of the source's performer embeddings (none is shared).
+        - The output layer starts at zero when this model has a linear path (it starts as the ridge,
+          :meth:`set_skip`), else from the source's rows of the targets both predict.
+        """
+        missing = sorted(set(names) - set(source_names))
+        if missing:
+            raise ValueError(f"score features it was not trained on: {', '.join(missing[:3])}")
+        mine = self.state_dict()
+        for k in ("inp.weight", "body.layers.0.linear1.weight", "latent.weight", "post_out.weight"):
+            if state[k].shape[0] != mine[k].shape[0] or (k == "latent.weight" and state[k].shape != mine[k].shape):
+                raise ValueError("its transformer sizes (d_model, ffn, latent_dim) differ from this recipe's")
+        if sum(k.startswith("body.layers.") and k.endswith("linear1.weight") for k in state) != self.config.layers:
+            raise ValueError("its number of layers differs from this recipe's")
+        new = dict(mine)
+        prefixes = ("body.", "post_body.", "latent.", "post_out.", "tempo.") + (("levels.",) if self.levels is not None else ())
+        new.update({k: v.float() for k, v in state.items() if k.startswith(prefixes) and k in mine})
+
+        def mapped(w, b, old_mean, old_std, new_mean, new_std):
+            """Columns ``w [d, k]`` fed (x - old_mean) / old_std -> the same response to x fed
+            (x - new_mean) / new_std: w * new_std / old_std, the bias shifted by the means' offset."""
+            old_mean, old_std, new_mean, new_std = (torch.atleast_1d(t.float()) for t in (old_mean, old_std, new_mean, new_std))
+            return w * (new_std / old_std), b + w @ ((new_mean - old_mean) / old_std)
+
+        idx = torch.tensor([source_names.index(n) for n in names])
+        xs = (state["x_mean"][idx].float(), state["x_std"][idx].float(), self.x_mean, self.x_std)
+        new["inp.weight"], new["inp.bias"] = mapped(state["inp.weight"].float()[:, idx], state["inp.bias"].float(), *xs)
+        w, b = state["post_inp.weight"].float(), state["post_inp.bias"].float()
+        n_src_f, k = len(source_names), min(self.config.n_targets, state["y_mean"].shape[0])
+        wx, b = mapped(w[:, idx], b, *xs)
+        wy, b = mapped(
+            w[:, n_src_f : n_src_f + k],
+            b,
+            state["y_mean"][:k].float(),
+            state["y_std"][:k].float(),
+            self.y_mean[:k],
+            self.y_std[:k],
+        )
+        post = torch.zeros_like(mine["post_inp.weight"])
+        c = self.config.n_features
+        post[:, :c], post[:, c : c + k] = wx, wy
+        if self.config.posterior_tempo and w.shape[1] > n_src_f + state["y_mean"].shape[0]:
+            wq, b = mapped(w[:, -1:], b, state["qpm_mean"].float(), state["qpm_std"].float(), self.qpm_mean, self.qpm_std)
+            post[:, -1:] = wq
+        new["post_inp.weight"], new["post_inp.bias"] = post, b
+        new["performer_emb.weight"] = (
+            state["performer_emb.weight"].float().mean(0, keepdim=True).expand_as(mine["performer_emb.weight"]).clone()
+        )
+        if self.skip is None:
+            new["out.weight"][:k], new["out.bias"][:k] = state["out.weight"][:k].float(), state["out.bias"][:k].float()
+        else:
+            new["out.weight"], new["out.bias"] = torch.zeros_like(mine["out.weight"]), torch.zeros_like(mine["out.bias"])
+        self.load_state_dict(new)
+
     def set_statistics(self, x_mean, x_std, y_mean, y_std, qpm_mean, qpm_std) -> None:
         for name, v in dict(x_mean=x_mean, x_std=x_std, y_mean=y_mean, y_std=y_std, qpm_mean=qpm_mean, qpm_std=qpm_std).items():
             getattr(self, name).copy_(torch.as_tensor(v, dtype=torch.float32))

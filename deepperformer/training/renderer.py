@@ -137,6 +137,9 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")
     init_ckpt = load_checkpoint(Path(init), "renderer") if init else None
+    source = recipe.get("transfer_from")  # another corpus's renderer to start the transformer from (not with init_from)
+    if init and source:
+        raise DeepPerformerError(recipe.get("recipe"), "init_from and transfer_from exclude each other: give one")
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():  # going on from exported weights
         if tuple(init_ckpt["config"]["feature_names"]) != names or init_ckpt["performer_vocab"] != performers.to_list():
             raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
@@ -151,6 +154,14 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
         stats = statistics(train_set)
         k = task.model.config.n_targets
         task.model.set_statistics(**stats | {"y_mean": stats["y_mean"][:k], "y_std": stats["y_std"][:k]})
+        if source:
+            src = load_checkpoint(Path(source), "renderer")
+            try:
+                task.model.transfer_from(src["state_dict"], list(src["config"]["feature_names"]), list(names))
+            except ValueError as e:
+                raise DeepPerformerError(source, str(e)) from None
+            steps = src["provenance"].get("total_steps") or src["provenance"].get("steps")
+            log(f"transformer initialised from {source} ({steps} steps)")
         if task.model.skip is not None:
             task.model.set_skip(ridge_skip(task.model, train_set))
             log("linear path set to the basis ridge of the training notes")
@@ -199,6 +210,8 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "metrics": metrics,
             "licence": recipe.get("licence", ""),
             **init_provenance(init, init_ckpt, exported_step),
+            "transfer_from": source,
+            "transfer_from_sha256": file_sha256(Path(source)) if source else None,
             "recipe": recipe,
         },
     )

@@ -83,7 +83,9 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
     val_set = AudioClipDataset(
         manifests, "validation", instrument, mel_config, mel_dirs=mel_dirs, max_clips=data.get("validation_clips")
     )
-    log(f"train: {len(train_set)} clips, validation: {len(val_set)} clips (copy synthesis), instrument: {instrument or 'all'}")
+    # what validation measures: copy synthesis of the recordings' own mels, or the predicted mels' synthesis
+    measured = "predicted-mel synthesis" if acoustic else "copy synthesis"
+    log(f"train: {len(train_set)} clips, validation: {len(val_set)} clips ({measured}), instrument: {instrument or 'all'}")
 
     model_cfg = recipe["model"]
     try:
@@ -154,13 +156,14 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
             "adversarial_steps": max(0, exported_step - int(optim.get("adversarial_start", 0))),
             "seconds_per_step": sec_per_step and round(sec_per_step, 4),
             "device": str(trainer.strategy.root_device),
+            # the key says copy synthesis for every vocoder (shipped checkpoints carry it); config.input says which mels
             "metrics": {f"validation_copy_synthesis_{k}": round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()},
             "recipe": recipe,
         },
     )
     log(
         f"exported {out}: the weights of step {exported_step} of {trainer.global_step}, "
-        f"validation copy-synthesis log-mel MSE {metrics['logmel_mse']:.4f}, "
+        f"validation {measured} log-mel MSE {metrics['logmel_mse']:.4f}, "
         f"MR-STFT SC {metrics['stft_sc']:.3f} mag {metrics['stft_mag']:.3f}, {sec_per_step or 0:.3f} s/step"
     )
     return out
