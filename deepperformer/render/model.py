@@ -222,14 +222,13 @@ class Renderer(nn.Module):
         if missing:
             raise ValueError(f"score features it was not trained on: {', '.join(missing[:3])}")
         mine = self.state_dict()
-        for k in ("inp.weight", "body.layers.0.linear1.weight", "latent.weight", "post_out.weight"):
-            if state[k].shape[0] != mine[k].shape[0] or (k == "latent.weight" and state[k].shape != mine[k].shape):
-                raise ValueError("its transformer sizes (d_model, ffn, latent_dim) differ from this recipe's")
-        if sum(k.startswith("body.layers.") and k.endswith("linear1.weight") for k in state) != self.config.layers:
-            raise ValueError("its number of layers differs from this recipe's")
-        new = dict(mine)
         prefixes = ("body.", "post_body.", "latent.", "post_out.", "tempo.") + (("levels.",) if self.levels is not None else ())
-        new.update({k: v.float() for k, v in state.items() if k.startswith(prefixes) and k in mine})
+        copied = {k for k in mine if k.startswith(prefixes)}
+        if copied - set(state) or {k for k in state if k.startswith(("body.", "post_body."))} - copied:
+            raise ValueError("its number of layers differs from this recipe's")
+        if any(state[k].shape != mine[k].shape for k in copied):
+            raise ValueError("its transformer sizes (d_model, ffn, latent_dim) differ from this recipe's")
+        new = dict(mine) | {k: state[k].float() for k in copied}
 
         def mapped(w, b, old_mean, old_std, new_mean, new_std):
             """Columns ``w [d, k]`` fed (x - old_mean) / old_std -> the same response to x fed

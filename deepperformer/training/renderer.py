@@ -136,10 +136,10 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     except (ValueError, TypeError) as e:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")
-    init_ckpt = load_checkpoint(Path(init), "renderer") if init else None
     source = recipe.get("transfer_from")  # another corpus's renderer to start the transformer from (not with init_from)
     if init and source:
         raise DeepPerformerError(recipe.get("recipe"), "init_from and transfer_from exclude each other: give one")
+    init_ckpt = load_checkpoint(Path(init), "renderer") if init else None
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():  # going on from exported weights
         if tuple(init_ckpt["config"]["feature_names"]) != names or init_ckpt["performer_vocab"] != performers.to_list():
             raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
