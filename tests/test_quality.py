@@ -35,6 +35,26 @@ def test_pitch_metrics_score_a_tone_against_its_note():
     assert both["raw_pitch_accuracy"] > 0.9
 
 
+def test_a_copy_is_held_to_the_original_s_pitch_track():
+    """f0 agreement and V/UV F1 score a copy against the original's pYIN track, not the notes: the
+    original against itself scores 1, a copy a minor third sharp about 0, a silent copy no voicing."""
+    from deepperformer.evaluation.quality import f0_track
+
+    t = np.arange(SR * 2) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    tone[SR:] = 0.0
+    notes = np.array([[0.0, 2.0, 69.0]])
+    track = f0_track(tone, SR)
+    same = pitch_metrics(tone, notes, SR, reference=track)
+    assert same["f0_agreement"] == 1.0 and same["vuv_f1"] == 1.0
+    sharp = (0.3 * np.sin(2 * np.pi * 440.0 * 2 ** (3 / 12) * t)).astype(np.float32)
+    sharp[SR:] = 0.0
+    assert pitch_metrics(sharp, notes, SR, reference=track)["f0_agreement"] < 0.1
+    quiet = pitch_metrics(np.zeros_like(tone), notes, SR, reference=track)
+    assert quiet["vuv_f1"] < 0.2
+    assert "f0_agreement" not in pitch_metrics(tone, notes, SR)
+
+
 def test_quality_table_on_the_fixture_corpus(corpus, tmp_path):
     import shutil
 
@@ -53,8 +73,9 @@ def test_quality_table_on_the_fixture_corpus(corpus, tmp_path):
     assert len(original) == 2 and all(r["logmel_mse"] == 0 and r["comb_ratio"] == pytest.approx(1.0) for r in original)
     gl = [r for r in rows if r["system"] == "griffin-lim copy"]
     assert all(0 < r["logmel_mse"] < 1.5 and 0 <= r["raw_pitch_accuracy"] <= 1 for r in gl)
+    assert all(r["f0_agreement"] == 1.0 for r in original if not np.isnan(r["f0_agreement"]))
     table = format_quality_table(summarize(rows), "test", 3.0)
-    assert "| griffin-lim copy |" in table and "raw pitch acc." in table and "note F1" not in table
+    assert "| griffin-lim copy |" in table and "raw pitch acc." in table and "f0 agreement" in table and "note F1" not in table
     write_report(tmp_path / "q", rows, table)
     assert (tmp_path / "q.csv").read_text().count("\n") == len(rows) + 1 and (tmp_path / "q.md").exists()
 

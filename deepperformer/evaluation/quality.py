@@ -13,7 +13,8 @@ columns (measures)
     log-mel MSE and multi-resolution STFT distance (spectral convergence, log-magnitude L1) against the
     original; piano onset note F1 (Transkun transcription against the notes, 50 ms); violin raw pitch
     accuracy and voicing recall (pYIN f0 within 50 cents of a sounding note, over the frames where a
-    note sounds); and the frame-rate comb (:func:`frame_rate_comb`) relative to the original's."""
+    note sounds), and the copy's f0 agreement and V/UV F1 against the original's own pYIN track; and
+    the frame-rate comb (:func:`frame_rate_comb`) relative to the original's."""
 
 from __future__ import annotations
 
@@ -81,20 +82,11 @@ def frame_rate_comb(audio: np.ndarray, sample_rate: int = 16000, hop: int = 256,
     return float(np.exp(np.mean(ratios))) if ratios else 1.0
 
 
-def pitch_metrics(
-    audio: np.ndarray,
-    notes: np.ndarray,
-    sample_rate: int = 16000,
-    hop: int = 256,
-    f0_range: tuple[float, float] = VIOLIN_F0_RANGE,
-) -> dict:
-    """Raw pitch accuracy and voicing recall of ``audio`` against the sounding ``notes [N, 3]``.
-
-    pYIN (librosa) estimates one f0 per hop. Over the frames where at least one note sounds, raw
-    pitch accuracy is the share whose best f0 guess (voiced or not, as in MIREX) lies within 50 cents
-    of one of the sounding pitches (double stops: any of them); voicing recall, the share pYIN calls
-    voiced.
-    """
+def f0_track(
+    audio: np.ndarray, sample_rate: int = 16000, hop: int = 256, f0_range: tuple[float, float] = VIOLIN_F0_RANGE
+) -> tuple[np.ndarray, np.ndarray]:
+    """pYIN (librosa): the best f0 guess ``[frames]`` (Hz, voiced or not, as MIREX scores it) and the
+    voicing decision ``[frames]`` (bool), one per hop."""
     import librosa
 
     f0, voiced, _ = librosa.pyin(
@@ -107,14 +99,49 @@ def pitch_metrics(
         fill_na=None,
         center=True,
     )
+    return f0, voiced
+
+
+def pitch_metrics(
+    audio: np.ndarray,
+    notes: np.ndarray,
+    sample_rate: int = 16000,
+    hop: int = 256,
+    f0_range: tuple[float, float] = VIOLIN_F0_RANGE,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """Raw pitch accuracy and voicing recall of ``audio`` against the sounding ``notes [N, 3]``, and,
+    given the original's :func:`f0_track` as ``reference``, how faithfully a copy keeps its pitch.
+
+    Over the frames where at least one note sounds, raw pitch accuracy is the share whose best f0
+    guess lies within 50 cents of one of the sounding pitches (double stops: any of them); voicing
+    recall, the share pYIN calls voiced. Both score the notes, not the recording: a copy can score
+    above its original (Griffin-Lim's smoothed partials do). Against the ``reference``, as vocoder
+    papers measure pitch (CARGAN's pitch error and V/UV F1): ``f0_agreement``, the share of the
+    original's voiced note frames where the copy's f0 lies within 50 cents of the original's, and
+    ``vuv_f1``, the copy's voicing decisions scored against the original's over every frame.
+    """
+    import librosa
+
+    f0, voiced = f0_track(audio, sample_rate, hop, f0_range)
     t = np.arange(len(f0)) * hop / sample_rate
     sounding = (notes[:, 0][None] <= t[:, None]) & (t[:, None] < notes[:, 1][None])  # [frames, notes]
     ref = sounding.any(axis=1)
     if not ref.any():
-        return {"raw_pitch_accuracy": float("nan"), "voicing_recall": float("nan")}
-    cents = 1200 * np.abs(np.log2(f0[:, None] / librosa.midi_to_hz(notes[:, 2])[None]))
-    correct = (np.where(sounding, cents, np.inf) <= CENTS_TOLERANCE).any(axis=1)
-    return {"raw_pitch_accuracy": float(correct[ref].mean()), "voicing_recall": float(voiced[ref].mean())}
+        out = {"raw_pitch_accuracy": float("nan"), "voicing_recall": float("nan")}
+    else:
+        cents = 1200 * np.abs(np.log2(f0[:, None] / librosa.midi_to_hz(notes[:, 2])[None]))
+        correct = (np.where(sounding, cents, np.inf) <= CENTS_TOLERANCE).any(axis=1)
+        out = {"raw_pitch_accuracy": float(correct[ref].mean()), "voicing_recall": float(voiced[ref].mean())}
+    if reference is not None:
+        f0_ref, voiced_ref = (np.asarray(x)[: len(f0)] for x in reference)
+        f0, voiced, ref = f0[: len(f0_ref)], voiced[: len(f0_ref)], ref[: len(f0_ref)]
+        keep = voiced_ref & ref
+        agree = 1200 * np.abs(np.log2(f0 / f0_ref)) <= CENTS_TOLERANCE
+        hits = (voiced & voiced_ref).sum()
+        out["f0_agreement"] = float(agree[keep].mean()) if keep.any() else float("nan")
+        out["vuv_f1"] = float(2 * hits / (voiced.sum() + voiced_ref.sum())) if voiced_ref.any() else float("nan")
+    return out
 
 
 def excerpts(manifest: Path, split: str, instrument: str, count: int, seconds: float, sample_rate: int) -> list[Excerpt]:
@@ -163,7 +190,7 @@ def measure(audio: np.ndarray, ex: Excerpt, original: dict, mel_config: MelConfi
         f = onset_f1(ex.notes, (transcriber or transcribe)(audio, sr))
         row.update(note_f1=f["f1"], note_precision=f["precision"], note_recall=f["recall"])
     else:
-        row.update(pitch_metrics(audio, ex.notes, sr, mel_config.hop_length))
+        row.update(pitch_metrics(audio, ex.notes, sr, mel_config.hop_length, reference=original.get("f0")))
     return row
 
 
@@ -213,6 +240,8 @@ def quality_rows(
             ):
                 mel = log_mel(ex.audio, cfg)
                 original = {"mel": mel, "comb": frame_rate_comb(ex.audio, cfg.sample_rate, cfg.hop_length)}
+                if inst != "piano":  # the original's pitch track, which every copy is held to
+                    original["f0"] = f0_track(ex.audio, cfg.sample_rate, cfg.hop_length)
                 systems = [("original", ex.audio)]
                 if fluidsynth:  # the same notes (those that start inside the excerpt) by a SoundFont
                     n = ex.performance.notes
@@ -247,6 +276,8 @@ MEASURES = (
     "note_recall",  # of the played onsets: smeared attacks lower it
     "raw_pitch_accuracy",
     "voicing_recall",
+    "f0_agreement",  # with the original's f0, where it is voiced: a copy's pitch fidelity
+    "vuv_f1",  # the original's voicing decisions
     "comb_ratio",
 )
 
@@ -281,6 +312,8 @@ def format_quality_table(summary: list[dict], split: str, seconds: float) -> str
         ("note R", "note_recall", 3),
         ("raw pitch acc.", "raw_pitch_accuracy", 3),
         ("voicing recall", "voicing_recall", 3),
+        ("f0 agreement", "f0_agreement", 3),
+        ("V/UV F1", "vuv_f1", 3),
         ("comb", "comb_ratio", 2),
     ]
     key = None

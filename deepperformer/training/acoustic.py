@@ -17,7 +17,7 @@ from deepperformer.acoustic.metrics import evaluate_mse
 from deepperformer.acoustic.task import AcousticTask, BaselineTask
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import write_text
-from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint, total_steps
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.data.clips import ClipDataset, collate_clips, performer_vocab
@@ -110,7 +110,7 @@ def train_stage_two(recipe: dict, run_dir: Path, log=print) -> Path:
         init_ckpt = load_checkpoint(Path(init), stage, mel_config)
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():
         warm_start(task.model, init_ckpt, performers, Path(init), log)
-        log(f"{stage} model initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
+        log(f"{stage} model initialised from {init} ({total_steps(init_ckpt['provenance'])} steps in all)")
     elif stage == "acoustic":
         # Start the output layer at the mean training log-mel per bin (about -7 where the data sits
         # near the floor of log(1e-5) = -11.5), so the first thousand steps are not spent finding it.

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Subset
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import write_text
-from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint, total_steps
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.baselines import BasisRidge, Deadpan, ridge_solve
@@ -149,7 +149,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             task.model.load_earlier(init_ckpt["state_dict"], stats["y_mean"], stats["y_std"])
         except ValueError as e:
             raise DeepPerformerError(init, str(e)) from None
-        log(f"renderer initialised from {init} ({init_ckpt['provenance'].get('steps')} steps)")
+        log(f"renderer initialised from {init} ({total_steps(init_ckpt['provenance'])} steps in all)")
     elif not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its statistics in last.ckpt
         stats = statistics(train_set)
         k = task.model.config.n_targets
@@ -160,8 +160,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
                 task.model.transfer_from(src["state_dict"], list(src["config"]["feature_names"]), list(names))
             except ValueError as e:
                 raise DeepPerformerError(source, str(e)) from None
-            steps = src["provenance"].get("total_steps") or src["provenance"].get("steps")
-            log(f"transformer initialised from {source} ({steps} steps)")
+            log(f"transformer initialised from {source} ({total_steps(src['provenance'])} steps in all)")
         if task.model.skip is not None:
             task.model.set_skip(ridge_skip(task.model, train_set))
             log("linear path set to the basis ridge of the training notes")

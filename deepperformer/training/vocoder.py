@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import atomic_path, write_text
-from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint, total_steps
 from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.pipeline.predicted_mels import cache_predicted_mels
@@ -101,12 +101,11 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         raise DeepPerformerError(recipe.get("recipe"), f"bad model or optim setting ({e})") from None
     init = recipe.get("init_from")
     init_ckpt = load_checkpoint(Path(init), "vocoder", mel_config) if init else None  # read once: weights and provenance
-    init_steps = init_ckpt["provenance"].get("steps") if init else None
     if init and not (run_dir / "ckpt" / "last.ckpt").exists():  # a resumed run has its weights in last.ckpt
         if vocoder_config(init_ckpt["config"]["model"]) != task.model.config:
             raise DeepPerformerError(init, "its generator sizes differ from the recipe's model section")
         task.model.load_state_dict(init_ckpt["state_dict"])
-        log(f"generator initialised from {init} ({init_steps} steps)")
+        log(f"generator initialised from {init} ({total_steps(init_ckpt['provenance'])} steps in all)")
         d_init = recipe.get("init_discriminator_from")
         if d_init:
             log(f"discriminators initialised from {d_init} ({load_discriminator_state(Path(d_init), task.discriminator)} steps)")
