@@ -6,9 +6,9 @@ from deepperformer.core.performance import PEDAL_DTYPE, Performance, load_match,
 from deepperformer.core.score import load_score
 from deepperformer.evaluation.renderers import format_renderer_table, wins
 from deepperformer.render.baselines import Deadpan, MeanCurve
-from deepperformer.render.codec import decode, encode
+from deepperformer.render.codec import PARAM_DTYPE, Encoded, decode, encode
 from deepperformer.render.corpus import load_examples
-from deepperformer.render.metrics import HUMAN, evaluate_renderers, summarize
+from deepperformer.render.metrics import HUMAN, compare, evaluate_renderers, summarize
 from deepperformer.render.pedal import note_pedal, pedal_events
 from tests.conftest import DATA
 
@@ -61,11 +61,40 @@ def test_pedal_f1_in_the_renderer_table(vienna):
     assert "pedal F1" in wins(res, "mean-curve", "deadpan")
 
 
+class _AlwaysDown(Deadpan):
+    """Deadpan with the pedal held down for every note: the base rate, and nothing about where."""
+
+    name = "always-down"
+
+    def render(self, score, performer=None, qpm=None):
+        enc = super().render(score, performer, qpm)
+        enc.params["pedal_down"] = 1.0
+        return enc
+
+
+def test_pedal_r_does_not_reward_the_base_rate(vienna):
+    """Holding the pedal down throughout scores a good F1 (most notes are pedalled) but no r: the
+    threshold-free pedal r and MAE say whether a rendering pedals where the human did."""
+    examples = load_examples([vienna])
+    res = evaluate_renderers([_AlwaysDown(), MeanCurve().fit(examples)], examples, min_performances=3)
+    summary = summarize(res)
+    assert summary["always-down"]["pedal_f1"] > 0.5 and summary["always-down"]["pedal_r"] == 0.0
+    assert summary[HUMAN]["pedal_r"] > 0.2  # pianists of one piece pedal much alike
+    assert summary[HUMAN]["pedal_mae"] < summary["always-down"]["pedal_mae"]
+    table = format_renderer_table(summary, len(res[HUMAN]))
+    assert "pedal r | pedal MAE | pedal F1 |" in table
+    assert "pedal r" in wins(res, "mean-curve", "always-down")
+
+
 def test_no_pedal_no_pedal_f1():
     """Performances without pedal (violin) have no pedal F1: NaN, left out of the means and the table."""
     notes = make_notes(np.arange(4.0), np.full(4, 0.5), np.arange(60, 64), np.full(4, 64))
     perf = Performance(notes)
     assert np.isnan(summarize({"x": [{"pedal_f1": float("nan"), "recording": "a"}]})["x"]["pedal_f1"])
+    params = np.zeros(4, PARAM_DTYPE)
+    params["beat_period"], params["velocity"] = 0.5, np.linspace(0.3, 0.6, 4)
+    dry = compare(Encoded(np.arange(4), params), Encoded(np.arange(4), params))
+    assert np.isnan(dry["pedal_r"]) and np.isnan(dry["pedal_mae"]) and np.isnan(dry["pedal_f1"])
     assert "pedal" not in format_renderer_table({"x": {**dict.fromkeys(_keys(), 0.0), "pedal_f1": float("nan")}}, 1)
     assert len(perf.pedal) == 0
 
@@ -74,3 +103,35 @@ def _keys():
     from deepperformer.render.metrics import FEATURES
 
     return [f"{f}_{m}" for f in FEATURES for m in ("r", "mae")] + ["tempo_error"]
+
+
+def test_recalibration_pedals_as_many_notes_as_the_pianists():
+    """A regression that pedals too few notes, recalibrated, pedals the pianists' share of them, in the
+    same order (so pedal r is what it was)."""
+    from deepperformer.render.pedal import base_rate_threshold, recalibrated
+
+    rng = np.random.default_rng(0)
+    human = (rng.random(2000) < 0.57).astype(float)  # the piano validation pianists' 57 %
+    predicted = np.clip(0.3 * human + 0.35 + 0.15 * rng.standard_normal(2000), 0, 1)  # pulled to the mean
+    t = base_rate_threshold(predicted, human)
+    after = recalibrated(predicted, t)
+    assert abs(np.mean(after >= 0.5) - 0.57) < 0.01 < abs(np.mean(predicted >= 0.5) - 0.57)
+    assert np.all(np.diff(after[np.argsort(predicted)]) >= 0)  # monotone
+    assert base_rate_threshold(predicted, np.zeros(2000)) == 0.5  # no human pedal: nothing to match
+
+
+def test_a_recalibrated_system_pedals_the_held_out_base_rate(vienna):
+    """fit_pedal_threshold renders each performance as its pianist and matches the pianists' share; a
+    system with that threshold then pedals that share of the same notes."""
+    from deepperformer.render.baselines import BasisRidge
+    from deepperformer.render.metrics import fit_pedal_threshold
+
+    examples = load_examples([vienna])
+    ridge = BasisRidge().fit(examples)
+    ridge.coef[:, 4] *= 0.5  # a timid pedal: half the predicted share, as a regression to the mean gives
+    before = fit_pedal_threshold(ridge, examples)
+    assert before["performances"] == len(examples) and before["notes"] > 0
+    assert before["predicted_share"] < before["human_share"] and before["threshold"] < 0.5
+    ridge.pedal_threshold = before["threshold"]
+    after = fit_pedal_threshold(ridge, examples)
+    assert abs(after["predicted_share"] - after["human_share"]) < abs(before["predicted_share"] - before["human_share"])

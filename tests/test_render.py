@@ -1,6 +1,7 @@
 """Stage 1's groundwork: the performance codec, score features, the renderer metrics, the baselines
 and the renderer table, on the Vienna 4x22 fixture (three performances of one minuet)."""
 
+import csv
 import dataclasses
 from pathlib import Path
 
@@ -108,7 +109,16 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     from tests.conftest import DATA
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
-    base = ("train", recipe, "--set", f"data.manifests=[{vienna}]", "--set", "data.instrument=piano")
+    # one pianist held out for validation (where the pedal is calibrated, below)
+    held_out = vienna.with_name("manifest_held_out.csv")
+    rows = list(csv.DictReader(vienna.open()))
+    for row in rows:
+        row["split"] = "validation" if row["recording"] == "Minuet_p03" else row["split"]
+    with held_out.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    base = ("train", recipe, "--set", f"data.manifests=[{held_out}]", "--set", "data.instrument=piano")
     code, out, err = run_cli(*base, "--max-steps", "2", "-o", tmp_path / "r")
     assert code == 0, err
     code, out, err = run_cli(*base, "--max-steps", "4", "-o", tmp_path / "r")  # goes on from step 2
@@ -120,7 +130,7 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     best_step = torch.load(best, weights_only=False)["global_step"] if best.exists() else 4
     assert ckpt["provenance"]["exported_step"] == best_step == ckpt["provenance"]["total_steps"]
     notes = {}
-    for ex in load_examples([vienna], ("train",)):
+    for ex in load_examples([held_out], ("train",)):
         notes[ex.performer] = notes.get(ex.performer, 0) + len(ex.enc.rows)
     assert notes[ckpt["config"]["default_performer"]] == max(notes.values())  # the best-represented pianist plays by default
     # goes on from the exported weights (a new session), learning the sustain pedal beside what it knew
@@ -131,7 +141,13 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     r2 = torch.load(tmp_path / "r2" / "model.pt", weights_only=True)
     assert r2["provenance"]["init_from_steps"] == 4 and r2["config"]["model"]["learn_pedal"]
     assert r2["state_dict"]["out.weight"].shape[0] == 6 and r2["state_dict"]["y_mean"].shape == (6,)
-    assert "validation_renderer_velocity_r" in ckpt["provenance"]["metrics"] or not ckpt["provenance"]["validation_performances"]
+    # its pedal is recalibrated to the held-out pianist's base rate, and plays so once loaded
+    cal = r2["provenance"]["pedal_calibration"]
+    assert cal["human_share"] > 0 and cal["notes"] > 0 and r2["config"]["pedal_threshold"] == cal["threshold"]
+    assert load_renderer(tmp_path / "r2" / "model.pt").pedal_threshold == cal["threshold"]
+    assert "pedal_threshold" not in ckpt["config"] or ckpt["config"]["pedal_threshold"] == 0.5  # no pedal learnt
+    # validation figures are of the pianists it can play as; the held-out pianist is new to it
+    assert ckpt["provenance"]["validation_performances"] == 1 and ckpt["provenance"]["metrics"] == {}
     r = load_renderer(tmp_path / "r" / "model.pt")
     assert r.performers.default == ckpt["config"]["default_performer"]
     score = load_score(DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)

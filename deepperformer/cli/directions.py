@@ -1,9 +1,10 @@
 """``deepperformer fit-directions RENDERER.pt --manifest M... -o OUT.pt``: fit the direction classifier
-(louder/softer, faster/slower, more/less rubato, legato/staccato) of a trained renderer.
+(louder/softer, faster/slower, more/less rubato, legato/staccato) of a trained renderer, and (for a
+renderer that plays the pedal) its pedal calibration.
 
-Training exports renderers with their directions already; this fits them anew for a renderer exported
-before directions existed, or on other data. The output is the same checkpoint with the directions in
-its configuration and a record of the fit in its provenance.
+Training exports renderers with both already; this fits them anew for a renderer exported before they
+existed, or on other data. The output is the same checkpoint with the directions and the pedal
+threshold in its configuration and a record of the fit in its provenance.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from deepperformer.core.errors import DeepPerformerError
 
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
-    fd = sub.add_parser("fit-directions", help="fit a renderer's performance directions (louder, slower, legato, ...)")
+    fd = sub.add_parser("fit-directions", help="fit a renderer's directions (louder, slower, legato, ...) and pedal threshold")
     fd.add_argument("checkpoint", type=Path, help="an exported renderer checkpoint")
     fd.add_argument("--manifest", type=Path, action="append", required=True, help="its training corpora (repeatable)")
     fd.add_argument("-o", "--out", type=Path, required=True, help="the renderer with directions (may be the input)")
@@ -28,7 +29,7 @@ def cmd_fit_directions(a) -> int:
     from deepperformer.pipeline.loading import load_model
     from deepperformer.render.corpus import load_examples
     from deepperformer.training.fit import file_sha256
-    from deepperformer.training.renderer import renderer_directions
+    from deepperformer.training.renderer import pedal_calibration, renderer_directions
 
     m = load_model(a.checkpoint, "renderer")
     ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
@@ -43,12 +44,20 @@ def cmd_fit_directions(a) -> int:
     directions = renderer_directions(m.model, names, performers, train, held_out, segment)
     config["directions"] = directions
     provenance = dict(ckpt["provenance"])
+    pedal = pedal_calibration(m.model, names, performers, held_out)
+    if pedal:
+        config["pedal_threshold"], provenance["pedal_calibration"] = pedal["threshold"], pedal
     provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
     export_checkpoint(a.out, "renderer", config, m.mel_config, ckpt["performer_vocab"], m.model.state_dict(), provenance)
     for axis, d in directions.items():
         print(
             f"{axis}: held-out accuracy {d['accuracy']:.3f} over {d['segments']} training segments, step {d['scale']:.3f}, "
             f"{d['method']} direction (measure changes {d['effect']:+.4f} per step)"
+        )
+    if pedal:
+        print(
+            f"pedal: threshold {pedal['threshold']:.3f}, so that it pedals {pedal['human_share']:.1%} of the notes as the "
+            f"pianists did ({pedal['predicted_share']:.1%} at 0.5) over {pedal['performances']} validation performances"
         )
     print(f"wrote {a.out}")
     return 0

@@ -14,10 +14,11 @@ from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, su
 
 
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
-    """{"<feature> r" (and "pedal F1" where the test performances used the pedal): (mean difference
-    system - baseline, Wilcoxon signed-rank p)} over the test performances where the figure is defined."""
+    """{"<feature> r" (and "pedal r", "pedal F1" where the test performances used the pedal): (mean
+    difference system - baseline, Wilcoxon signed-rank p)} over the test performances where the figure
+    is defined."""
     out = {}
-    for label, key in [(f"{f} r", f"{f}_r") for f in FEATURES] + [("pedal F1", "pedal_f1")]:
+    for label, key in [(f"{f} r", f"{f}_r") for f in FEATURES] + [("pedal r", "pedal_r"), ("pedal F1", "pedal_f1")]:
         a = np.array([r[key] for r in results[system]], float)
         b = np.array([r[key] for r in results[baseline]], float)
         keep = ~(np.isnan(a) | np.isnan(b))
@@ -32,20 +33,23 @@ def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str
 
 def format_renderer_table(summary: dict[str, dict[str, float]], n: int) -> str:
     """Markdown table: Pearson r and MAE per feature, global tempo error and (where the human
-    performances used the pedal) pedal F1, per system."""
+    performances used the pedal) pedal r, MAE and F1, per system."""
     pedal = any(not np.isnan(s.get("pedal_f1", np.nan)) for s in summary.values())
     head = (
-        "| system | " + " | ".join(f"{f} r | {f} MAE" for f in FEATURES) + " | tempo error |" + (" pedal F1 |" if pedal else "")
+        "| system | "
+        + " | ".join(f"{f} r | {f} MAE" for f in FEATURES)
+        + " | tempo error |"
+        + (" pedal r | pedal MAE | pedal F1 |" if pedal else "")
     )
     lines = [
         f"Renderers against {n} human test performances (mean over performances)",
         "",
         head,
-        "|" + "---|" * (2 * len(FEATURES) + 2 + pedal),
+        "|" + "---|" * (2 * len(FEATURES) + 2 + 3 * pedal),
     ]
     for name, s in summary.items():
         cells = " | ".join(f"{s[f + '_r']:.3f} | {s[f + '_mae']:.3f}" for f in FEATURES)
-        extra = f" {s['pedal_f1']:.3f} |" if pedal else ""
+        extra = f" {s.get('pedal_r', np.nan):.3f} | {s.get('pedal_mae', np.nan):.3f} | {s['pedal_f1']:.3f} |" if pedal else ""
         lines.append(f"| {name} | {cells} | {100 * s['tempo_error']:.1f} % |{extra}")
     return "\n".join(lines)
 

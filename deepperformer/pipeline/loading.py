@@ -135,6 +135,7 @@ def load_renderer(path: Path | str) -> ExpressiveRenderer:
         directions=config.get("directions"),
         instrument=config.get("instrument"),
         source=str(path),
+        pedal_threshold=float(config.get("pedal_threshold", 0.5)),  # older exports: as predicted
     )
 
 

@@ -24,6 +24,7 @@ from deepperformer.core.score import Score
 from deepperformer.render.codec import PARAM_DTYPE, Encoded, encode
 from deepperformer.render.corpus import Example
 from deepperformer.render.deadpan import deadpan
+from deepperformer.render.pedal import recalibrated
 from deepperformer.render.targets import N_TIMING_TARGETS, TARGETS, targets_of
 
 DOWNBEAT = "metrical_strength_feature.metrical_strength_downbeat"
@@ -126,6 +127,9 @@ class BasisRidge:
 
     def __init__(self, alpha: float = 10.0):
         self.alpha = alpha
+        # the pedal share that becomes 0.5, as an exported renderer's (render/pedal.py); 0.5: as predicted.
+        # The renderer table's ridge plays as fitted; a recalibrated one is an ablation (README, stage 1).
+        self.pedal_threshold = 0.5
 
     def fit(self, examples: list[Example]) -> BasisRidge:
         # statistics and normal equations are summed performance by performance (ridge_solve)
@@ -146,4 +150,7 @@ class BasisRidge:
 
     def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
         x = (score.features.columns(self.names) - self.mean) / self.scale
-        return from_targets(score, np.c_[x, np.ones(len(x))] @ self.coef, qpm or reference_qpm(score, self.qpm))
+        enc = from_targets(score, np.c_[x, np.ones(len(x))] @ self.coef, qpm or reference_qpm(score, self.qpm))
+        if self.pedal_threshold != 0.5:
+            enc.params["pedal_down"] = recalibrated(enc.params["pedal_down"], self.pedal_threshold)
+        return enc

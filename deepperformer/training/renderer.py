@@ -27,7 +27,7 @@ from deepperformer.render.corpus import load_examples
 from deepperformer.render.dataset import NoteSegments, collate_segments
 from deepperformer.render.directions import choose_by_effect, fit_directions, segment_codes
 from deepperformer.render.inference import ExpressiveRenderer
-from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
+from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, fit_pedal_threshold, summarize
 from deepperformer.render.task import RendererTask
 from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance, load_best
 from deepperformer.training.sampling import step_loader
@@ -76,7 +76,18 @@ def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, floa
         out[f"validation_{tag}_tempo_error"] = round(s["tempo_error"], 4)
         if not np.isnan(s.get("pedal_f1", np.nan)):  # the validation performances used the pedal
             out[f"validation_{tag}_pedal_f1"] = round(s["pedal_f1"], 4)
+            out[f"validation_{tag}_pedal_r"] = round(s["pedal_r"], 4)
     return out
+
+
+def pedal_calibration(model, names, performers: PerformerVocab, held_out) -> dict | None:
+    """The base-rate pedal threshold (:func:`~deepperformer.render.metrics.fit_pedal_threshold`) of a
+    renderer that learnt the pedal, on held-out (validation) performances; None for one that did not
+    learn it or without held-out pedalled notes (it then plays its pedal as predicted)."""
+    if not model.config.learn_pedal:
+        return None
+    fit = fit_pedal_threshold(ExpressiveRenderer(model, names, performers), held_out)
+    return fit if fit["human_share"] > 0 else None
 
 
 def renderer_directions(model, names, performers: PerformerVocab, train_ex, held_out_ex, segment: int = 256) -> dict:
@@ -178,7 +189,9 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
 
     model = task.model.cpu().eval()
     with torch.no_grad():
-        metrics = validation_figures(ExpressiveRenderer(model, names, performers), val_ex)
+        pedal = pedal_calibration(model, names, performers, val_ex)
+        shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal["threshold"] if pedal else 0.5)
+        metrics = validation_figures(shipped, val_ex)  # as it will play: recalibrated
     directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
     out = run_dir / "model.pt"
     export_checkpoint(
@@ -192,6 +205,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "variant": recipe.get("variant", "renderer"),
             "directions": directions,
             "default_performer": performers.default,
+            "pedal_threshold": pedal["threshold"] if pedal else 0.5,
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
@@ -207,6 +221,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "seconds_per_step": sec_per_step and round(sec_per_step, 4),
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
+            "pedal_calibration": pedal,
             "licence": recipe.get("licence", ""),
             **init_provenance(init, init_ckpt, exported_step),
             "transfer_from": source,
