@@ -5,7 +5,7 @@ import numpy as np
 from deepperformer.core.performance import PEDAL_DTYPE, Performance, load_match, make_notes
 from deepperformer.core.score import load_score
 from deepperformer.evaluation.renderers import format_renderer_table, wins
-from deepperformer.render.baselines import Deadpan, MeanCurve
+from deepperformer.render.baselines import AlwaysPedal, Deadpan, MeanCurve
 from deepperformer.render.codec import PARAM_DTYPE, Encoded, decode, encode
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.metrics import HUMAN, compare, evaluate_renderers, summarize
@@ -61,29 +61,18 @@ def test_pedal_f1_in_the_renderer_table(vienna):
     assert "pedal F1" in wins(res, "mean-curve", "deadpan")
 
 
-class _AlwaysDown(Deadpan):
-    """Deadpan with the pedal held down for every note: the base rate, and nothing about where."""
-
-    name = "always-down"
-
-    def render(self, score, performer=None, qpm=None):
-        enc = super().render(score, performer, qpm)
-        enc.params["pedal_down"] = 1.0
-        return enc
-
-
 def test_pedal_r_does_not_reward_the_base_rate(vienna):
     """Holding the pedal down throughout scores a good F1 (most notes are pedalled) but no r: the
     threshold-free pedal r and MAE say whether a rendering pedals where the human did."""
     examples = load_examples([vienna])
-    res = evaluate_renderers([_AlwaysDown(), MeanCurve().fit(examples)], examples, min_performances=3)
+    res = evaluate_renderers([AlwaysPedal(), MeanCurve().fit(examples)], examples, min_performances=3)
     summary = summarize(res)
-    assert summary["always-down"]["pedal_f1"] > 0.5 and summary["always-down"]["pedal_r"] == 0.0
+    assert summary["always pedal down"]["pedal_f1"] > 0.5 and summary["always pedal down"]["pedal_r"] == 0.0
     assert summary[HUMAN]["pedal_r"] > 0.2  # pianists of one piece pedal much alike
-    assert summary[HUMAN]["pedal_mae"] < summary["always-down"]["pedal_mae"]
+    assert summary[HUMAN]["pedal_mae"] < summary["always pedal down"]["pedal_mae"]
     table = format_renderer_table(summary, len(res[HUMAN]))
     assert "pedal r | pedal MAE | pedal F1 |" in table
-    assert "pedal r" in wins(res, "mean-curve", "always-down")
+    assert "pedal r" in wins(res, "mean-curve", "always pedal down")
 
 
 def test_no_pedal_no_pedal_f1():
@@ -135,3 +124,18 @@ def test_a_recalibrated_system_pedals_the_held_out_base_rate(vienna):
     ridge.pedal_threshold = before["threshold"]
     after = fit_pedal_threshold(ridge, examples)
     assert abs(after["predicted_share"] - after["human_share"]) < abs(before["predicted_share"] - before["human_share"])
+
+
+def test_the_renderer_table_shows_a_recalibrated_renderer_as_predicted_too(vienna):
+    """A system with its own pedal threshold gets a second row with its pedal as predicted: the
+    recalibration's ablation, in the same table."""
+    from deepperformer.evaluation.renderers import renderer_report
+    from deepperformer.render.baselines import BasisRidge
+
+    mine = BasisRidge().fit(load_examples([vienna]))
+    mine.name, mine.pedal_threshold = "mine", 0.3
+    text, results = renderer_report([mine], [vienna], split="train", controls=False)
+    assert "| mine |" in text and "| mine, pedal as predicted |" in text
+    assert "mine vs basis-ridge: " in text and "pedal as predicted vs" not in text  # a reference row, not a contender
+    down = [np.mean([r["pedal_mae"] for r in results[k]]) for k in ("mine", "mine, pedal as predicted")]
+    assert down[0] != down[1]

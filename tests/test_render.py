@@ -218,6 +218,8 @@ def test_evaluate_prints_the_renderer_table(vienna, run_cli):
     for row in ("| deadpan |", "| mean-curve |", "| basis-ridge |", "| human ceiling |"):
         assert row in out
     assert "3 performances" in out
+    # these pianists pedal: the pedal columns, and the base rate's own row to read pedal F1 by
+    assert "| pedal r | pedal MAE | pedal F1 |" in out and "| always pedal down |" in out
 
 
 def test_a_violin_renderer_learns_timing_and_keeps_the_scores_dynamics(tmp_path, run_cli):
@@ -455,3 +457,42 @@ def test_a_renderer_starts_from_another_corpus_s_renderer():
         skip.transfer_from(src.state_dict(), src_names, ["a", "x"])
     with pytest.raises(ValueError, match="layers"):
         Renderer(RendererConfig(n_features=3, **{**common, "layers": 1})).transfer_from(src.state_dict(), src_names, names)
+
+
+def test_a_renderer_goes_on_with_new_score_features():
+    """``init_from`` with score features new to the checkpoint (the phrase-level columns): they are
+    placed by name and start silent, so the widened model answers as the old one, whatever their values,
+    and its posterior too; a feature it knew that the data lacks is refused."""
+    import torch
+
+    from deepperformer.render.model import Renderer, RendererConfig
+
+    torch.manual_seed(0)
+    common = dict(d_model=16, n_heads=2, layers=2, ffn=32, latent_dim=4, posterior_tempo=True, dropout=0.0, n_performers=2)
+    old = Renderer(RendererConfig(n_features=3, learn_pedal=True, linear_skip=True, **common)).eval()
+    old.set_statistics(
+        torch.randn(3), torch.rand(3) + 0.5, torch.randn(6), torch.rand(6) + 0.5, torch.tensor(4.6), torch.tensor(0.2)
+    )
+    with torch.no_grad():
+        old.skip.weight.normal_()
+    names_old, names = ["b", "d", "f"], ["a", "b", "c", "d", "f"]  # two new ones, between the old
+    new = Renderer(RendererConfig(n_features=5, learn_pedal=True, linear_skip=True, **common)).eval()
+    fresh_mean, fresh_std = torch.randn(5), torch.rand(5) + 0.5
+    new.load_earlier(Renderer.with_new_features(old.state_dict(), names_old, names, fresh_mean, fresh_std))
+    assert torch.equal(new.x_mean[[1, 3, 4]], old.x_mean) and torch.equal(new.x_mean[[0, 2]], fresh_mean[[0, 2]])
+    x_old = torch.randn(1, 6, 3)
+    x_new = torch.randn(1, 6, 5) * 3
+    x_new[..., [1, 3, 4]] = x_old
+    onset, mask, y = torch.arange(6.0)[None], torch.ones(1, 6, dtype=torch.bool), torch.randn(1, 6, 6)
+    with torch.no_grad():
+        a, _ = old(x_old, onset, mask, torch.tensor([1]), torch.zeros(1, 4))
+        b, _ = new(x_new, onset, mask, torch.tensor([1]), torch.zeros(1, 4))
+        pa, pb = (
+            old.posterior(x_old, onset, mask, y, torch.tensor([4.7])),
+            new.posterior(x_new, onset, mask, y, torch.tensor([4.7])),
+        )
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    for u, v in zip(pa, pb):
+        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="lacks: f"):
+        Renderer.with_new_features(old.state_dict(), names_old, ["a", "b", "d"], fresh_mean[:3], fresh_std[:3])

@@ -17,7 +17,7 @@ import numpy as np
 
 from deepperformer.core.atomic import save_npz
 from deepperformer.core.errors import DeepPerformerError, DeepPerformerWarning, require_file
-from deepperformer.core.score_features import FeatureTable, basis_features
+from deepperformer.core.score_features import FeatureTable, basis_features, with_structure
 
 SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mei", ".krn", ".mid", ".midi")
 UNFOLD_MODES = ("maximal", "minimal", "none")
@@ -82,6 +82,10 @@ class Score:
     title: str = ""
     features: FeatureTable | None = None
     bars: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.features is not None:  # the phrase-level columns, also for scores saved before them
+            self.features = with_structure(self.features, self.notes)
 
     def __len__(self) -> int:
         return len(self.notes)

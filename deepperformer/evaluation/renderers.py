@@ -3,11 +3,13 @@ compared per feature with Wilcoxon signed-rank tests over the test performances,
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from scipy.stats import wilcoxon
 
 from deepperformer.core.errors import DeepPerformerError
-from deepperformer.render.baselines import BasisRidge, Deadpan, MeanCurve
+from deepperformer.render.baselines import AlwaysPedal, BasisRidge, Deadpan, MeanCurve
 from deepperformer.render.controls import direction_shares, format_controls, performer_share
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
@@ -63,7 +65,9 @@ def renderer_report(
     controls: bool = True,
 ) -> tuple[str, dict]:
     """The renderer table on ``split`` of ``manifests``: deadpan, the mean curve and the basis ridge
-    (fitted on the training split), the given renderers, and the human ceiling; then, for each
+    (fitted on the training split), the given renderers, and the human ceiling (where the performances
+    used the pedal, also "always pedal down" and each recalibrated renderer with its pedal as
+    predicted, rows to read the pedal columns by); then, for each
     renderer, its Wilcoxon comparison with each baseline, and (``controls``) its control checks
     (:mod:`deepperformer.render.controls`) over the split's pieces. -> (markdown, per-performance results)."""
     if instrument is None:  # the renderers' own instrument; with baselines alone, every instrument of the manifests
@@ -74,7 +78,15 @@ def renderer_report(
     train = load_examples(manifests, ("train",), instrument, progress=True)
     test = load_examples(manifests, (split,), instrument, progress=True)
     baselines = [Deadpan(), MeanCurve().fit(train), BasisRidge().fit(train)]
-    results = evaluate_renderers(baselines + list(renderers), test, min_performances)
+    references = []  # rows to read the others by, not compared in the Wilcoxon lines
+    if any(len(ex.pedal) for ex in test):
+        references.append(AlwaysPedal())  # what pedal F1's base rate alone scores
+        for r in renderers:
+            if getattr(r, "pedal_threshold", 0.5) != 0.5:  # the ablation of its pedal recalibration
+                raw = copy.copy(r)
+                raw.name, raw.pedal_threshold = f"{r.name}, pedal as predicted", 0.5
+                references.append(raw)
+    results = evaluate_renderers(baselines + list(renderers) + references, test, min_performances)
     n = len(results[HUMAN])
     lines = [
         format_renderer_table(summarize(results), n),

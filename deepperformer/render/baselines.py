@@ -14,6 +14,7 @@ every note of the score, :mod:`deepperformer.render.codec`). The learnt ones pre
   in twelfths, and whether the note is on a downbeat).
 - :class:`BasisRidge`: ridge regression from the score's basis features, in the spirit of the Basis
   Mixer (Cancino-Chacón & Grachten 2016).
+- :class:`AlwaysPedal`: deadpan with the pedal always down, the reference row for pedal F1.
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ class Deadpan:
 
     def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
         return encode(score, deadpan(score, qpm=qpm))
+
+
+class AlwaysPedal(Deadpan):
+    """Deadpan with the sustain pedal down for every note: not a baseline to beat but the reference for
+    pedal F1, which it scores well on (most notes are pedalled) while its pedal r is 0."""
+
+    name = "always pedal down"
+
+    def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
+        enc = super().render(score, performer, qpm)
+        enc.params["pedal_down"] = 1.0
+        return enc
 
 
 def metrical_keys(score: Score) -> np.ndarray:

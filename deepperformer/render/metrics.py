@@ -100,8 +100,9 @@ def _as_performer(system, performer: str) -> str | None:
 def fit_pedal_threshold(system, examples: list[Example], limit: int = 200) -> dict:
     """:func:`~deepperformer.render.pedal.base_rate_threshold` of ``system`` (as it renders before any
     recalibration) over up to ``limit`` of ``examples`` (held-out performances, spread over the list: a
-    model pedals its training pieces better than new ones), each played as its performer -> {"threshold", "human_share", "predicted_share" (at 0.5), "performances",
-    "notes"}, the record a checkpoint keeps."""
+    model pedals its training pieces better than new ones), each played as its performer ->
+    {"threshold", "human_share", "predicted_share" (at 0.5), "performances", "notes"}, the record a
+    checkpoint keeps."""
     pick = np.unique(np.linspace(0, len(examples) - 1, min(limit, len(examples))).astype(int)) if examples else []
     predicted, human = [np.zeros(0)], [np.zeros(0)]
     for k in pick:

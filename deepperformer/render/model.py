@@ -169,6 +169,33 @@ class Renderer(nn.Module):
         self.post_body = nn.TransformerEncoder(post, max(1, c.layers // 2), enable_nested_tensor=False)
         self.post_out = nn.Linear(c.d_model, 2 * c.latent_dim)
 
+    @staticmethod
+    def with_new_features(state: dict, old_names: list[str], names: list[str], x_mean, x_std) -> dict:
+        """``state`` of a renderer trained on score features ``old_names``, widened to ``names`` (which hold
+        them all, in any order): a new feature's input columns (of the notes' input, the posterior's and
+        the linear path's) start at zero, so the model starts out as it was, and its statistics come from
+        ``x_mean`` / ``x_std`` ``[len(names)]`` (this run's data); the old ones keep theirs."""
+        missing = sorted(set(old_names) - set(names))
+        if missing:
+            raise ValueError(f"score features it was trained on that this data lacks: {', '.join(missing[:3])}")
+        state, at = dict(state), {n: i for i, n in enumerate(old_names)}
+        n_old = len(old_names)
+
+        def widened(w: torch.Tensor) -> torch.Tensor:  # [d, n_old + rest] -> [d, len(names) + rest]
+            cols = torch.zeros(w.shape[0], len(names), dtype=w.dtype)
+            for j, n in enumerate(names):
+                if n in at:
+                    cols[:, j] = w[:, at[n]]
+            return torch.cat([cols, w[:, n_old:]], 1)
+
+        for key in ("inp.weight", "post_inp.weight", "skip.weight"):
+            if key in state:
+                state[key] = widened(state[key])
+        for key, fresh in (("x_mean", x_mean), ("x_std", x_std)):
+            fresh = torch.as_tensor(fresh, dtype=torch.float32)
+            state[key] = torch.stack([state[key][at[n]].float() if n in at else fresh[j] for j, n in enumerate(names)])
+        return state
+
     def load_earlier(self, state: dict, y_mean=None, y_std=None) -> None:
         """Load weights of an earlier renderer into this one, whose config may add to it:
         ``posterior_tempo`` (the tempo's input column of the posterior starts at zero) and ``learn_pedal``

@@ -152,12 +152,18 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
         raise DeepPerformerError(recipe.get("recipe"), "init_from and transfer_from exclude each other: give one")
     init_ckpt = load_checkpoint(Path(init), "renderer") if init else None
     if init_ckpt and not (run_dir / "ckpt" / "last.ckpt").exists():  # going on from exported weights
-        if tuple(init_ckpt["config"]["feature_names"]) != names or init_ckpt["performer_vocab"] != performers.to_list():
-            raise DeepPerformerError(init, "its score features or performers differ from this recipe's data")
-        # statistics included (they are buffers); targets new to this recipe (the pedal) take this data's
+        old_names = list(init_ckpt["config"]["feature_names"])
+        if init_ckpt["performer_vocab"] != performers.to_list():
+            raise DeepPerformerError(init, "its performers differ from this recipe's data")
+        # statistics included (they are buffers); targets new to this recipe (the pedal) take this data's,
+        # and so do score features new to it (they start silent: Renderer.with_new_features)
         stats = statistics(train_set)
         try:
-            task.model.load_earlier(init_ckpt["state_dict"], stats["y_mean"], stats["y_std"])
+            state = init_ckpt["state_dict"]
+            if old_names != list(names):
+                state = task.model.with_new_features(state, old_names, list(names), stats["x_mean"], stats["x_std"])
+                log(f"score features new to it: {len(set(names) - set(old_names))}, starting at zero")
+            task.model.load_earlier(state, stats["y_mean"], stats["y_std"])
         except ValueError as e:
             raise DeepPerformerError(init, str(e)) from None
         log(f"renderer initialised from {init} ({total_steps(init_ckpt['provenance'])} steps in all)")
