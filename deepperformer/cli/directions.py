@@ -29,7 +29,8 @@ def cmd_fit_directions(a) -> int:
     from deepperformer.pipeline.loading import load_model
     from deepperformer.render.corpus import load_examples
     from deepperformer.training.fit import file_sha256
-    from deepperformer.training.renderer import pedal_calibration, renderer_directions
+    from deepperformer.render.inference import ExpressiveRenderer
+    from deepperformer.training.renderer import pedal_calibration, renderer_directions, validation_figures
 
     m = load_model(a.checkpoint, "renderer")
     ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
@@ -47,6 +48,9 @@ def cmd_fit_directions(a) -> int:
     pedal = pedal_calibration(m.model, names, performers, held_out)
     if pedal:
         config["pedal_threshold"], provenance["pedal_calibration"] = pedal["threshold"], pedal
+        # the validation figures, as it now plays
+        shipped = ExpressiveRenderer(m.model, names, performers, pedal_threshold=pedal["threshold"])
+        provenance["metrics"] = dict(provenance.get("metrics") or {}) | validation_figures(shipped, held_out)
     provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
     export_checkpoint(a.out, "renderer", config, m.mel_config, ckpt["performer_vocab"], m.model.state_dict(), provenance)
     for axis, d in directions.items():
