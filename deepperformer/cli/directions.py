@@ -28,8 +28,8 @@ def cmd_fit_directions(a) -> int:
     from deepperformer.core.performers import PerformerVocab
     from deepperformer.pipeline.loading import load_model
     from deepperformer.render.corpus import load_examples
-    from deepperformer.training.fit import file_sha256
     from deepperformer.render.inference import ExpressiveRenderer
+    from deepperformer.training.fit import file_sha256
     from deepperformer.training.renderer import pedal_calibration, renderer_directions, validation_figures
 
     m = load_model(a.checkpoint, "renderer")
