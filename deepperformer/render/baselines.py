@@ -41,9 +41,10 @@ def targets(ex: Example) -> np.ndarray:
     return targets_of(ex.enc)
 
 
-def from_targets(score: Score, values: np.ndarray, qpm: float) -> Encoded:
+def from_targets(score: Score, values: np.ndarray, qpm: float, pedal_threshold: float = 0.5) -> Encoded:
     """Codec parameters of every score note from predicted TARGETS ``[N, 4]`` (no pedal) or ``[N, 6]`` at
-    global tempo ``qpm``.
+    global tempo ``qpm``; a predicted pedal share of ``pedal_threshold`` becomes 0.5, pedal down
+    (:func:`~deepperformer.render.pedal.recalibrated`; 0.5: as predicted).
 
     The beat period is shared by the notes of one onset (the codec's tempo curve has one value per
     onset), so the notes' predictions are averaged there."""
@@ -59,6 +60,8 @@ def from_targets(score: Score, values: np.ndarray, qpm: float) -> Encoded:
     params["articulation_log"] = v[:, 3]
     if v.shape[1] > N_TIMING_TARGETS:  # a system that predicts the pedal (else there is none)
         params["pedal_down"], params["pedal_change"] = np.clip(v[:, 4], 0, 1), np.clip(v[:, 5], 0, 1)
+        if pedal_threshold != 0.5:
+            params["pedal_down"] = recalibrated(params["pedal_down"], pedal_threshold)
     return Encoded(rows, params)
 
 
@@ -163,7 +166,5 @@ class BasisRidge:
 
     def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
         x = (score.features.columns(self.names) - self.mean) / self.scale
-        enc = from_targets(score, np.c_[x, np.ones(len(x))] @ self.coef, qpm or reference_qpm(score, self.qpm))
-        if self.pedal_threshold != 0.5:
-            enc.params["pedal_down"] = recalibrated(enc.params["pedal_down"], self.pedal_threshold)
-        return enc
+        values = np.c_[x, np.ones(len(x))] @ self.coef
+        return from_targets(score, values, qpm or reference_qpm(score, self.qpm), self.pedal_threshold)

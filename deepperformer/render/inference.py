@@ -28,7 +28,6 @@ from deepperformer.render.codec import PEDAL_PARAMS, Encoded
 from deepperformer.render.dataset import note_levels, rebased, score_order
 from deepperformer.render.directions import Direction, steer
 from deepperformer.render.model import Renderer
-from deepperformer.render.pedal import recalibrated
 from deepperformer.render.targets import TARGET_HIGH, TARGET_LOW
 
 
@@ -69,7 +68,7 @@ class ExpressiveRenderer:
         self.z: torch.Tensor | None = None  # the style; None = zeros (the most typical performance)
         self.expressiveness = 1.0
         # the predicted pedal share that becomes 0.5 (pedal down) after recalibration: fitted at export so
-        # that the renderer pedals as many notes as the training pianists (render/pedal.py); 0.5: as predicted
+        # that the renderer pedals as many notes as the validation pianists (render/pedal.py); 0.5: as predicted
         self.pedal_threshold = float(pedal_threshold)
 
     def sample_style(self, seed: int) -> None:
@@ -122,9 +121,7 @@ class ExpressiveRenderer:
         values, predicted_qpm = self.predict(score, performer)
         if directions:
             values = self._directed(score, performer, values, predicted_qpm, directions)
-        enc = from_targets(score, values, qpm or reference_qpm(score, predicted_qpm))
-        if self.pedal_threshold != 0.5 and self.model.config.learn_pedal:
-            enc.params["pedal_down"] = recalibrated(enc.params["pedal_down"], self.pedal_threshold)
+        enc = from_targets(score, values, qpm or reference_qpm(score, predicted_qpm), self.pedal_threshold)
         x = float(self.expressiveness)
         learn_velocity = self.model.config.learn_velocity
         if x == 1.0 and learn_velocity:

@@ -68,8 +68,8 @@ def compare(rendered: Encoded, human: Encoded) -> dict[str, float]:
         out[f"{f}_mae"] = float(np.mean(np.abs(a[f] - b[f]))) if len(i) else float("nan")
     out["tempo_error"] = abs(rendered.qpm() / human.qpm() - 1.0) if human.qpm() > 0 else float("nan")
     a_pedal, b_pedal = rendered.params["pedal_down"][i], human.params["pedal_down"][j]
-    used = bool(np.any(b_pedal >= 0.5))
     out["pedal_f1"] = pedal_f1(a_pedal, b_pedal)
+    used = not np.isnan(out["pedal_f1"])  # NaN where the human used no pedal, for every pedal figure
     out["pedal_r"] = pearson(a_pedal, b_pedal) if used else float("nan")
     out["pedal_mae"] = float(np.mean(np.abs(a_pedal - b_pedal))) if used else float("nan")
     return out

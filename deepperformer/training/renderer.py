@@ -196,7 +196,8 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     model = task.model.cpu().eval()
     with torch.no_grad():
         pedal = pedal_calibration(model, names, performers, val_ex)
-        shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal["threshold"] if pedal else 0.5)
+        pedal_threshold = pedal["threshold"] if pedal else 0.5  # 0.5: its pedal as predicted
+        shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold)
         metrics = validation_figures(shipped, val_ex)  # as it will play: recalibrated
     directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
     out = run_dir / "model.pt"
@@ -211,7 +212,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "variant": recipe.get("variant", "renderer"),
             "directions": directions,
             "default_performer": performers.default,
-            "pedal_threshold": pedal["threshold"] if pedal else 0.5,
+            "pedal_threshold": pedal_threshold,
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
