@@ -43,7 +43,7 @@ prepare-synthetic-9h: $(STAMP)
 	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic-9h --workers 2 --piano-hours 9 \
 		--violin-hours 0 --splits data/splits/synthetic-9h.json
 
-# 24 h of synthetic piano (recipes/synthetic/acoustic_piano_24h.yaml; about 45 min with 2 workers), the
+# 24 h of synthetic piano (recipes/synthetic/acoustic_piano_24h.yaml; 14 min with 2 workers here, session 17), the
 # held-out pieces of the 9-h corpus kept held out (data/splits/synthetic-24h.json holds them and the new ones).
 prepare-synthetic-24h: $(STAMP)
 	$(BIN)/deepperformer prepare synthetic $(DATA) -o prepared/synthetic-24h --workers 2 --piano-hours 24 \
