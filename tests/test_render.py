@@ -148,7 +148,11 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert "pedal_threshold" not in ckpt["config"] or ckpt["config"]["pedal_threshold"] == 0.5  # no pedal learnt
     # validation figures are of the pianists it can play as; the held-out pianist is new to it
     assert ckpt["provenance"]["validation_performances"] == 1 and ckpt["provenance"]["metrics"] == {}
+    assert "residual_scale" in ckpt["config"] and ckpt["config"]["residual_scale"] is None  # no linear path
+    torch.save({**ckpt, "config": {**ckpt["config"], "residual_scale": [0.0, 0.5, 1.0, 1.5]}}, tmp_path / "scaled.pt")
+    assert load_renderer(tmp_path / "scaled.pt").residual_scale == (0.0, 0.5, 1.0, 1.5)
     r = load_renderer(tmp_path / "r" / "model.pt")
+    assert r.residual_scale is None
     assert r.performers.default == ckpt["config"]["default_performer"]
     score = load_score(DATA / "vienna4x22" / "musicxml" / "Minuet.musicxml", unfold="none", features=True)
     enc = r.render(score, "pianist-02")
@@ -311,6 +315,53 @@ def test_a_linear_skip_renderer_starts_as_the_basis_ridge(vienna):
         pred2, _ = with_pedal(batch["x"], batch["onset"], batch["mask"], batch["performer"], torch.zeros(len(ds), 4))
     np.testing.assert_allclose(pred2[..., :4].numpy(), pred.numpy(), rtol=1e-5, atol=1e-5)
     assert pred2.shape[-1] == 6 and not pred2[..., 4:].abs().any()
+
+
+def test_the_residual_share_scales_only_the_transformer_s_part(vienna):
+    """``residual_scale``: 0 plays the linear path (the ridge) alone, None is all ones, and the fit picks
+    each timing target's share from the grid on held-out performances (velocity kept at 1 when the
+    renderer does not learn it); a renderer without the linear path has nothing to fit."""
+    import torch
+
+    from deepperformer.core.performers import PerformerVocab
+    from deepperformer.render.dataset import NoteSegments, collate_segments
+    from deepperformer.render.model import Renderer, RendererConfig
+    from deepperformer.training.renderer import RESIDUAL_GRID, fit_residual_scale, ridge_skip, statistics
+
+    examples = load_examples([vienna])
+    names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
+    performers = PerformerVocab(sorted({ex.performer for ex in examples}))
+    ds = NoteSegments(examples, names, performers, 64, random=False)
+    config = RendererConfig(
+        n_features=len(names), d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, linear_skip=True,
+        n_performers=len(performers), learn_velocity=False,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    m = Renderer(config)
+    m.set_statistics(**(st := statistics(ds)) | {"y_mean": st["y_mean"][:4], "y_std": st["y_std"][:4]})
+    m.set_skip(ridge_skip(m, ds))
+    with torch.no_grad():
+        m.out.weight.normal_(0.0, 0.3)  # a trained-looking residual (a fresh one starts at zero)
+    m.eval()
+    batch = collate_segments([ds[i] for i in range(len(ds))])
+    args = (batch["x"], batch["onset"], batch["mask"], batch["performer"], torch.zeros(len(ds), 4))
+    with torch.no_grad():
+        full, _ = m(*args)
+        ones, _ = m(*args, residual_scale=[1.0] * 4)
+        none, _ = m(*args, residual_scale=[0.0] * 4)
+        half, _ = m(*args, residual_scale=[0.5] * 4)
+        ridge = m.skip((batch["x"] - m.x_mean) / m.x_std)
+    torch.testing.assert_close(ones, full)
+    torch.testing.assert_close(none, ridge)
+    torch.testing.assert_close(half, (full + ridge) / 2)
+    assert not torch.allclose(full, ridge)
+    fit = fit_residual_scale(m, names, performers, examples)
+    assert len(fit["scale"]) == 4 and fit["scale"][0] == 1.0 and set(fit["scale"]) <= set(RESIDUAL_GRID)
+    assert set(fit["grid"]) == {str(lam) for lam in RESIDUAL_GRID}
+    for k, f in enumerate(FEATURES[1:], 1):  # each share is the grid's best r for its feature
+        scores = {float(lam): v[f] for lam, v in fit["grid"].items()}
+        assert scores[fit["scale"][k]] == max(scores.values())
+    assert fit_residual_scale(Renderer(dataclasses.replace(config, linear_skip=False)), names, performers, examples) is None
 
 
 def test_a_frozen_linear_path_stays_at_the_ridge_while_the_transformer_trains():

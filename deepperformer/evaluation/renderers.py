@@ -86,6 +86,11 @@ def renderer_report(
                 raw = copy.copy(r)
                 raw.name, raw.pedal_threshold = f"{r.name}, pedal as predicted", 0.5
                 references.append(raw)
+    for r in renderers:
+        if getattr(r, "residual_scale", None) is not None:  # the ablation of its fitted residual share
+            raw = copy.copy(r)
+            raw.name, raw.residual_scale = f"{r.name}, residual as trained", None
+            references.append(raw)
     results = evaluate_renderers(baselines + list(renderers) + references, test, min_performances)
     n = len(results[HUMAN])
     lines = [

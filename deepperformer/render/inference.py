@@ -60,6 +60,7 @@ class ExpressiveRenderer:
         instrument: str | None = None,
         source: str = "",
         pedal_threshold: float = 0.5,
+        residual_scale=None,
     ):
         self.model, self.names, self.performers = model.eval(), tuple(feature_names), performers
         self.instrument, self.source = instrument, source  # what it was trained for; its checkpoint
@@ -70,6 +71,9 @@ class ExpressiveRenderer:
         # the predicted pedal share that becomes 0.5 (pedal down) after recalibration: fitted at export so
         # that the renderer pedals as many notes as the validation pianists (render/pedal.py); 0.5: as predicted
         self.pedal_threshold = float(pedal_threshold)
+        # per target, the share of the transformer's residual over the ridge path that is played (a
+        # renderer with linear_skip): fitted at export on the validation performances; None: all of it
+        self.residual_scale = None if residual_scale is None else tuple(float(v) for v in residual_scale)
 
     def sample_style(self, seed: int) -> None:
         """Draw the style latent from the prior with ``seed`` (the same seed, the same performance)."""
@@ -97,7 +101,15 @@ class ExpressiveRenderer:
         for k, s in enumerate(starts):
             e = min(n, s + self.window)
             lv = torch.from_numpy(rebased(levels[s:e]))[None]
-            pred, q = m(x[:, s:e], onset[:, s:e], torch.ones(1, e - s, dtype=torch.bool), torch.tensor([row]), z, levels=lv)
+            pred, q = m(
+                x[:, s:e],
+                onset[:, s:e],
+                torch.ones(1, e - s, dtype=torch.bool),
+                torch.tensor([row]),
+                z,
+                levels=lv,
+                residual_scale=self.residual_scale,
+            )
             pred = (pred[0] * m.y_std + m.y_mean).numpy()
             lo = s if k == 0 else s + self.overlap // 2  # keep the middle; the neighbours keep the rest
             hi = e if k == len(starts) - 1 else e - (self.overlap - self.overlap // 2)

@@ -313,7 +313,11 @@ class Renderer(nn.Module):
             self.out.weight.zero_()
             self.out.bias.zero_()
 
-    def forward(self, x, onset, mask, performer, z, levels=None):
+    def forward(self, x, onset, mask, performer, z, levels=None, residual_scale=None):
+        """(standardized targets ``[B, N, n_targets]``, standardized log qpm ``[B]``). With a linear path,
+        ``residual_scale`` ``[n_targets]`` (None: 1) scales the transformer's part of each target before
+        the ridge path is added: 0 plays the Basis Mixer alone, 1 the model as trained (see
+        :func:`deepperformer.training.renderer.fit_residual_scale`)."""
         xs = (x - self.x_mean) / self.x_std
         rel = onset - onset[:, :1]
         h = self.inp(xs) + onset_code(rel, self.config.d_model)
@@ -327,6 +331,8 @@ class Renderer(nn.Module):
         m = mask[..., None].to(h.dtype)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         y = self.out(h)
+        if residual_scale is not None:
+            y = y * torch.as_tensor(residual_scale, dtype=y.dtype, device=y.device)
         if self.skip is not None:
             y = y + self.skip(xs)
         return y, self.tempo(pooled)[:, 0]

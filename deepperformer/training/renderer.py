@@ -28,6 +28,7 @@ from deepperformer.render.dataset import NoteSegments, collate_segments
 from deepperformer.render.directions import choose_by_effect, fit_directions, segment_codes
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, fit_pedal_threshold, summarize
+from deepperformer.render.targets import N_TIMING_TARGETS
 from deepperformer.render.task import RendererTask
 from deepperformer.training.fit import file_sha256, fit_resumably, init_provenance, load_best
 from deepperformer.training.sampling import step_loader
@@ -88,6 +89,41 @@ def pedal_calibration(model, names, performers: PerformerVocab, held_out) -> dic
         return None
     fit = fit_pedal_threshold(ExpressiveRenderer(model, names, performers), held_out)
     return fit if fit["human_share"] > 0 else None
+
+
+RESIDUAL_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def fit_residual_scale(model, names, performers: PerformerVocab, held_out, pedal_threshold: float = 0.5) -> dict | None:
+    """Per timing target, the share of the transformer's residual over the ridge path (``linear_skip``)
+    that gives the best mean Pearson r on the held-out (validation) performances, from RESIDUAL_GRID.
+
+    Why: on a small corpus (the violin's 81 training performances) the transformer's residual adds as
+    much noise as signal to the Basis Mixer it starts from, and the renderer ended below the ridge on
+    the tempo curve; 0 plays the ridge alone, 1 the model as trained, the fit takes what the held-out
+    performances support. One scale is tried for all four targets at a time (a target's r depends
+    only on its own column); the pedal columns and, for a renderer that does not learn velocity, the
+    velocity column stay at 1. None for a model without the linear path or without held-out
+    performances of its performers. Returns ``{"scale": [n_targets], "grid": {λ: {feature: r}}}``.
+    """
+    if model.skip is None:
+        return None
+    grid = {}
+    for lam in RESIDUAL_GRID:
+        scale = [lam] * N_TIMING_TARGETS + [1.0] * (model.config.n_targets - N_TIMING_TARGETS)
+        r = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold, residual_scale=scale)
+        figures = validation_figures(r, held_out)
+        if not figures:
+            return None
+        grid[lam] = {f: figures[f"validation_renderer_{f}_r"] for f in FEATURES}
+    scale = [1.0] * model.config.n_targets
+    for k, f in enumerate(FEATURES):  # FEATURES name TARGETS[:4], column for column
+        if f == "velocity" and not model.config.learn_velocity:
+            continue
+        scores = {lam: v[f] for lam, v in grid.items() if not np.isnan(v[f])}
+        if scores:
+            scale[k] = max(scores, key=lambda lam: (scores[lam], lam == 1.0))  # ties: as trained
+    return {"scale": scale, "grid": {str(lam): v for lam, v in grid.items()}}
 
 
 def renderer_directions(model, names, performers: PerformerVocab, train_ex, held_out_ex, segment: int = 256) -> dict:
@@ -197,7 +233,9 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
     with torch.no_grad():
         pedal = pedal_calibration(model, names, performers, val_ex)
         pedal_threshold = pedal["threshold"] if pedal else 0.5  # 0.5: its pedal as predicted
-        shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold)
+        residual = fit_residual_scale(model, names, performers, val_ex, pedal_threshold)
+        residual_scale = residual["scale"] if residual else None  # None: the residual as trained
+        shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold, residual_scale=residual_scale)
         metrics = validation_figures(shipped, val_ex)  # as it will play: recalibrated
     directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
     out = run_dir / "model.pt"
@@ -213,6 +251,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "directions": directions,
             "default_performer": performers.default,
             "pedal_threshold": pedal_threshold,
+            "residual_scale": residual_scale,
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
@@ -229,6 +268,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
             "pedal_calibration": pedal,
+            "residual_scale_fit": residual,
             "licence": recipe.get("licence", ""),
             **init_provenance(init, init_ckpt, exported_step),
             "transfer_from": source,
