@@ -176,11 +176,22 @@ def test_renderer_trains_resumes_exports_and_renders(vienna, tmp_path, run_cli):
     assert len(decode(score, pedalled).pedal) > 0 and len(decode(score, a).pedal) == 0
 
 
-def _tiny_renderer(run_cli, manifest: Path, out: Path) -> Path:
-    """Train the debug renderer for 2 steps on ``manifest``; -> its exported model.pt."""
+def _tiny_renderer(run_cli, manifest: Path, out: Path, *settings: str) -> Path:
+    """Train the debug renderer for 2 steps on ``manifest`` (``settings``: more ``--set`` pairs); -> its
+    exported model.pt."""
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml"
     code, _, err = run_cli(
-        "train", recipe, "--set", f"data.manifests=[{manifest}]", "--set", "data.instrument=piano", "--max-steps", "2", "-o", out
+        "train",
+        recipe,
+        "--set",
+        f"data.manifests=[{manifest}]",
+        "--set",
+        "data.instrument=piano",
+        *settings,
+        "--max-steps",
+        "2",
+        "-o",
+        out,
     )
     assert code == 0, err
     return out / "model.pt"
@@ -439,14 +450,34 @@ def test_beat_and_bar_levels_start_silent_and_then_carry_a_group_s_context(vienn
 def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cli, monkeypatch):
     import deepperformer.training.renderer as training
 
-    _tiny_renderer(run_cli, vienna, tmp_path / "r")
+    _tiny_renderer(run_cli, vienna, tmp_path / "r", "--set", "model.linear_skip=true")
+    # the same performances once more as validation ones, of pianists it knows: the residual share is fitted on them
+    held_out = vienna.with_name("manifest_validation.csv")
+    rows = list(csv.DictReader(vienna.open()))
+    with held_out.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([{**row, "split": "validation"} for row in rows])
     seen, fit = [], training.renderer_directions
     monkeypatch.setattr(training, "renderer_directions", lambda *a: seen.append(a[-1]) or fit(*a))
-    code, out, err = run_cli("fit-directions", tmp_path / "r" / "model.pt", "--manifest", vienna, "-o", tmp_path / "d.pt")
+    ckpt = tmp_path / "r" / "model.pt"
+    code, out, err = run_cli("fit-directions", ckpt, "--manifest", vienna, "--manifest", held_out, "-o", tmp_path / "d.pt")
     assert code == 0, err
     assert seen == [8]  # the debug recipe's segment_notes, as at export (not a fixed 256)
-    from deepperformer.pipeline.loading import load_renderer
+    import torch
 
+    from deepperformer.pipeline.loading import load_renderer
+    from deepperformer.training.renderer import RESIDUAL_GRID
+
+    assert torch.load(ckpt, weights_only=True)["config"]["residual_scale"] is None  # no validation split at export
+    fitted = torch.load(tmp_path / "d.pt", weights_only=True)
+    scale = fitted["config"]["residual_scale"]
+    assert len(scale) == 4 and set(scale) <= set(RESIDUAL_GRID) and "residual share" in out
+    assert (
+        fitted["provenance"]["residual_scale_fit"]["scale"] == scale
+        and "validation_renderer_log_beat_period_r" in fitted["provenance"]["metrics"]
+    )
+    assert load_renderer(tmp_path / "d.pt").residual_scale == tuple(scale)
     directions = load_renderer(tmp_path / "d.pt").directions
     assert set(directions) and "wrote" in out
     # each kept direction was decoded one step out and moves its measure the right way

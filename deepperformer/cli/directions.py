@@ -1,10 +1,11 @@
 """``deepperformer fit-directions RENDERER.pt --manifest M... -o OUT.pt``: fit the direction classifier
 (louder/softer, faster/slower, more/less rubato, legato/staccato) of a trained renderer, and (for a
-renderer that plays the pedal) its pedal calibration.
+renderer that plays the pedal) its pedal calibration and (for one with a linear path) the share of its
+transformer's residual that is played.
 
 Training exports renderers with both already; this fits them anew for a renderer exported before they
-existed, or on other data. The output is the same checkpoint with the directions and the pedal
-threshold in its configuration and a record of the fit in its provenance.
+existed, or on other data. The output is the same checkpoint with the directions, the pedal
+threshold and the residual share in its configuration and a record of the fit in its provenance.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from deepperformer.core.errors import DeepPerformerError
 
 def register(sub) -> None:
     """Add this module's command(s) to the ``deepperformer`` sub-parsers."""
-    fd = sub.add_parser("fit-directions", help="fit a renderer's directions (louder, slower, legato, ...) and pedal threshold")
+    fd = sub.add_parser(
+        "fit-directions", help="fit a renderer's directions (louder, slower, legato, ...), pedal threshold and residual share"
+    )
     fd.add_argument("checkpoint", type=Path, help="an exported renderer checkpoint")
     fd.add_argument("--manifest", type=Path, action="append", required=True, help="its training corpora (repeatable)")
     fd.add_argument("-o", "--out", type=Path, required=True, help="the renderer with directions (may be the input)")
@@ -24,13 +27,14 @@ def register(sub) -> None:
 
 
 def cmd_fit_directions(a) -> int:
+    import torch
+
     from deepperformer.core.checkpoint import export_checkpoint
     from deepperformer.core.performers import PerformerVocab
     from deepperformer.pipeline.loading import load_model
     from deepperformer.render.corpus import load_examples
-    from deepperformer.render.inference import ExpressiveRenderer
     from deepperformer.training.fit import file_sha256
-    from deepperformer.training.renderer import pedal_calibration, renderer_directions, validation_figures
+    from deepperformer.training.renderer import calibrate, renderer_directions
 
     m = load_model(a.checkpoint, "renderer")
     ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
@@ -45,12 +49,14 @@ def cmd_fit_directions(a) -> int:
     directions = renderer_directions(m.model, names, performers, train, held_out, segment)
     config["directions"] = directions
     provenance = dict(ckpt["provenance"])
-    pedal = pedal_calibration(m.model, names, performers, held_out)
+    with torch.no_grad():
+        pedal, residual, metrics = calibrate(m.model, names, performers, held_out)
     if pedal:
         config["pedal_threshold"], provenance["pedal_calibration"] = pedal["threshold"], pedal
-        # the validation figures, as it now plays
-        shipped = ExpressiveRenderer(m.model, names, performers, pedal_threshold=pedal["threshold"])
-        provenance["metrics"] = dict(provenance.get("metrics") or {}) | validation_figures(shipped, held_out)
+    if residual:
+        config["residual_scale"], provenance["residual_scale_fit"] = residual["scale"], residual
+    if pedal or residual:  # the validation figures, as it now plays
+        provenance["metrics"] = dict(provenance.get("metrics") or {}) | metrics
     provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
     export_checkpoint(a.out, "renderer", config, m.mel_config, ckpt["performer_vocab"], m.model.state_dict(), provenance)
     for axis, d in directions.items():
@@ -62,6 +68,12 @@ def cmd_fit_directions(a) -> int:
         print(
             f"pedal: threshold {pedal['threshold']:.3f}, so that it pedals {pedal['human_share']:.1%} of the notes as the "
             f"pianists did ({pedal['predicted_share']:.1%} at 0.5) over {pedal['performances']} validation performances"
+        )
+    if residual:
+        print(
+            "residual share (timing targets velocity, log beat period, timing, articulation): "
+            + ", ".join(f"{v:g}" for v in residual["scale"][:4])
+            + f" (fitted on {len(held_out)} validation performances)"
         )
     print(f"wrote {a.out}")
     return 0

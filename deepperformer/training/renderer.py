@@ -126,6 +126,19 @@ def fit_residual_scale(model, names, performers: PerformerVocab, held_out, pedal
     return {"scale": scale, "grid": {str(lam): v for lam, v in grid.items()}}
 
 
+def calibrate(model, names, performers: PerformerVocab, held_out) -> tuple[dict | None, dict | None, dict]:
+    """What the export fits on the held-out (validation) performances, in order: the pedal threshold
+    (:func:`pedal_calibration`), the residual share (:func:`fit_residual_scale`, with that threshold),
+    then the validation figures of the renderer as it will play with both. Each fit None when it
+    does not apply (the renderer then plays as trained)."""
+    pedal = pedal_calibration(model, names, performers, held_out)
+    threshold = pedal["threshold"] if pedal else 0.5
+    residual = fit_residual_scale(model, names, performers, held_out, threshold)
+    scale = residual["scale"] if residual else None
+    shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=threshold, residual_scale=scale)
+    return pedal, residual, validation_figures(shipped, held_out)
+
+
 def renderer_directions(model, names, performers: PerformerVocab, train_ex, held_out_ex, segment: int = 256) -> dict:
     """The direction classifier of :mod:`deepperformer.render.directions`, fitted on the training
     performances' segments and scored on the held-out ones."""
@@ -231,12 +244,9 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
 
     model = task.model.cpu().eval()
     with torch.no_grad():
-        pedal = pedal_calibration(model, names, performers, val_ex)
+        pedal, residual, metrics = calibrate(model, names, performers, val_ex)
         pedal_threshold = pedal["threshold"] if pedal else 0.5  # 0.5: its pedal as predicted
-        residual = fit_residual_scale(model, names, performers, val_ex, pedal_threshold)
         residual_scale = residual["scale"] if residual else None  # None: the residual as trained
-        shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold, residual_scale=residual_scale)
-        metrics = validation_figures(shipped, val_ex)  # as it will play: recalibrated
     directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
     out = run_dir / "model.pt"
     export_checkpoint(
