@@ -375,6 +375,53 @@ def test_the_residual_share_scales_only_the_transformer_s_part(vienna):
     assert fit_residual_scale(Renderer(dataclasses.replace(config, linear_skip=False)), names, performers, examples) is None
 
 
+def test_each_target_is_read_with_its_own_fitted_window(vienna, monkeypatch):
+    """``windows``: each target's column is the one its window gives alone (one pass per distinct
+    window, the global tempo from the tempo curve's); the fit picks, per target, the grid's best
+    validation r, ties to the first."""
+    import torch
+
+    import deepperformer.training.renderer as training
+    from deepperformer.core.performers import PerformerVocab
+    from deepperformer.render.dataset import NoteSegments
+    from deepperformer.render.inference import ExpressiveRenderer
+    from deepperformer.render.model import Renderer, RendererConfig
+
+    examples = load_examples([vienna])
+    names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
+    performers = PerformerVocab(sorted({ex.performer for ex in examples}))
+    config = RendererConfig(
+        n_features=len(names), d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, n_performers=len(performers)
+    )
+    torch.manual_seed(0)
+    m = Renderer(config)
+    st = training.statistics(NoteSegments(examples, names, performers, 64, random=False))
+    m.set_statistics(**st | {"y_mean": st["y_mean"][:4], "y_std": st["y_std"][:4]})
+    with torch.no_grad():
+        m.out.weight.normal_(0.0, 0.1)  # a trained-looking output (a fresh one starts at zero)
+        for w in m.tempo.parameters():
+            w.normal_(0.0, 0.1)
+    m.eval()
+    score = examples[0].score  # the fixtures' minuet: 8 notes
+    long, short = (8, 4), (4, 2)
+    a, qa = ExpressiveRenderer(m, names, performers, windows=[long] * 4).predict(score)
+    b, qb = ExpressiveRenderer(m, names, performers, windows=[short] * 4).predict(score)
+    assert not np.allclose(a, b)  # the window matters
+    mixed, q = ExpressiveRenderer(m, names, performers, windows=[long, short, long, short]).predict(score)
+    np.testing.assert_allclose(mixed[:, [0, 2]], a[:, [0, 2]], atol=1e-6)
+    np.testing.assert_allclose(mixed[:, [1, 3]], b[:, [1, 3]], atol=1e-6)
+    assert q == pytest.approx(qb)  # the tempo curve's window
+    default = ExpressiveRenderer(m, names, performers, window=8, overlap=4).predict(score)[0]
+    np.testing.assert_allclose(default, a, atol=1e-6)  # None: (window, overlap) for every target
+    monkeypatch.setattr(training, "WINDOW_GRID", (long, short, (2, 1)))
+    fit = training.fit_windows(m, names, performers, examples)
+    assert set(fit["grid"]) == {"8/4", "4/2", "2/1"} and len(fit["windows"]) == 4
+    for k, f in enumerate(FEATURES):
+        scores = {tuple(map(int, wo.split("/"))): v[f] for wo, v in fit["grid"].items()}
+        best = max(scores.values())
+        assert tuple(fit["windows"][k]) == next(wo for wo in training.WINDOW_GRID if scores[wo] == best)
+
+
 def test_a_frozen_linear_path_stays_at_the_ridge_while_the_transformer_trains():
     """``freeze_skip``: AdamW steps (with weight decay) move the transformer but never the linear path."""
     import torch
@@ -467,7 +514,7 @@ def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cl
     import torch
 
     from deepperformer.pipeline.loading import load_renderer
-    from deepperformer.training.renderer import RESIDUAL_GRID
+    from deepperformer.training.renderer import RESIDUAL_GRID, WINDOW_GRID
 
     assert torch.load(ckpt, weights_only=True)["config"]["residual_scale"] is None  # no validation split at export
     fitted = torch.load(tmp_path / "d.pt", weights_only=True)
@@ -478,6 +525,10 @@ def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cl
         and "validation_renderer_log_beat_period_r" in fitted["provenance"]["metrics"]
     )
     assert load_renderer(tmp_path / "d.pt").residual_scale == tuple(scale)
+    windows = fitted["config"]["windows"]  # one per target, from the grid, fitted on the same performances
+    assert len(windows) == 4 and all(tuple(w) in WINDOW_GRID for w in windows) and "windows (notes)" in out
+    assert fitted["provenance"]["window_fit"]["windows"] == windows
+    assert load_renderer(tmp_path / "d.pt").windows == tuple(map(tuple, windows))
     directions = load_renderer(tmp_path / "d.pt").directions
     assert set(directions) and "wrote" in out
     # each kept direction was decoded one step out and moves its measure the right way
@@ -578,3 +629,33 @@ def test_a_renderer_goes_on_with_new_score_features():
         torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="lacks: f"):
         Renderer.with_new_features(old.state_dict(), names_old, ["a", "b", "d"], fresh_mean[:3], fresh_std[:3])
+
+
+def test_ema_weights_are_validated_exported_and_resumed(vienna, tmp_path, run_cli):
+    """trainer.ema_decay: the export holds the moving average, not the last step's weights; the run
+    resumes from its checkpoint with both; a decay outside (0, 1) is refused in one line."""
+    import torch
+
+    ema = ("--set", "trainer.ema_decay=0.5", "--set", "trainer.keep_best=false")
+    out = tmp_path / "ema"
+    _tiny_renderer(run_cli, vienna, out, *ema)
+    last = torch.load(out / "ckpt" / "last.ckpt", weights_only=False)
+    exported = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    raw = {k[len("model.") :]: v for k, v in last["current_model_state"].items() if k.startswith("model.")}
+    avg = {k[len("model.") :]: v for k, v in last["state_dict"].items() if k.startswith("model.")}
+    moved = [k for k in raw if raw[k].is_floating_point() and not torch.equal(raw[k], avg[k])]
+    assert moved, "the average equals the last weights: no averaging happened"
+    for k in moved:
+        torch.testing.assert_close(exported[k], avg[k].to(exported[k].dtype))
+    code, text, err = run_cli(
+        "train", Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml",
+        "--set", f"data.manifests=[{vienna}]", "--set", "data.instrument=piano", *ema,
+        "--max-steps", "4", "-o", out,
+    )  # fmt: skip
+    assert code == 0 and "resuming" in text, err
+    code, _, err = run_cli(
+        "train", Path(__file__).resolve().parents[1] / "recipes" / "debug" / "renderer.yaml",
+        "--set", f"data.manifests=[{vienna}]", "--set", "data.instrument=piano", "--set", "trainer.ema_decay=1.5",
+        "--max-steps", "1", "-o", tmp_path / "bad",
+    )  # fmt: skip
+    assert code != 0 and "ema_decay 1.5" in err and "Traceback" not in err

@@ -33,8 +33,9 @@ def cmd_fit_directions(a) -> int:
     from deepperformer.core.performers import PerformerVocab
     from deepperformer.pipeline.loading import load_model
     from deepperformer.render.corpus import load_examples
+    from deepperformer.render.targets import TARGETS
     from deepperformer.training.fit import file_sha256
-    from deepperformer.training.renderer import calibrate, renderer_directions
+    from deepperformer.training.renderer import calibrate, calibrated_config, calibrated_provenance, renderer_directions
 
     m = load_model(a.checkpoint, "renderer")
     ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
@@ -50,13 +51,14 @@ def cmd_fit_directions(a) -> int:
     config["directions"] = directions
     provenance = dict(ckpt["provenance"])
     with torch.no_grad():
-        pedal, residual, metrics = calibrate(m.model, names, performers, held_out)
-    if pedal:
-        config["pedal_threshold"], provenance["pedal_calibration"] = pedal["threshold"], pedal
-    if residual:
-        config["residual_scale"], provenance["residual_scale_fit"] = residual["scale"], residual
-    if pedal or residual:  # the validation figures, as it now plays
-        provenance["metrics"] = dict(provenance.get("metrics") or {}) | metrics
+        fit = calibrate(m.model, names, performers, held_out)
+    pedal, residual, windows = fit["pedal"], fit["residual"], fit["windows"]
+    # each fit that applies replaces the export's; one that does not leaves it as it was
+    fitted = calibrated_config(fit)
+    config |= fitted
+    provenance |= calibrated_provenance(fit)
+    if fitted:  # the validation figures, as it now plays
+        provenance["metrics"] = dict(provenance.get("metrics") or {}) | fit["metrics"]
     provenance["directions_from"] = [{"manifest": str(p), "sha256": file_sha256(p)} for p in a.manifest]
     export_checkpoint(a.out, "renderer", config, m.mel_config, ckpt["performer_vocab"], m.model.state_dict(), provenance)
     for axis, d in directions.items():
@@ -68,6 +70,12 @@ def cmd_fit_directions(a) -> int:
         print(
             f"pedal: threshold {pedal['threshold']:.3f}, so that it pedals {pedal['human_share']:.1%} of the notes as the "
             f"pianists did ({pedal['predicted_share']:.1%} at 0.5) over {pedal['performances']} validation performances"
+        )
+    if windows:
+        print(
+            "windows (notes) per target "
+            + ", ".join(f"{t} {w}/{o}" for t, (w, o) in zip(TARGETS, windows["windows"]))
+            + f" (fitted on {len(held_out)} validation performances)"
         )
     if residual:
         print(

@@ -91,6 +91,10 @@ def renderer_report(
             raw = copy.copy(r)
             raw.name, raw.residual_scale = f"{r.name}, residual as trained", None
             references.append(raw)
+        if getattr(r, "windows", None) is not None:  # the ablation of its fitted windows
+            raw = copy.copy(r)
+            raw.name, raw.windows = f"{r.name}, one window", None
+            references.append(raw)
     results = evaluate_renderers(baselines + list(renderers) + references, test, min_performances)
     n = len(results[HUMAN])
     lines = [

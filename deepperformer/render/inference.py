@@ -6,6 +6,13 @@ the predictions of its middle (the overlap split between neighbours), so every n
 with context on both sides, and memory does not grow with the piece. The global tempo is ``qpm`` when
 given, else the score's metronome marking, else the mean of the windows' predictions.
 
+Each target may be read with its own window (``windows``, fitted on the validation performances at
+export: :func:`deepperformer.training.renderer.fit_windows`). Why: the CPU renderers train on
+128-note segments, and the onset positions of a 512-note window reach past what they saw; the
+piano renderer's tempo curve, articulation and pedal follow the validation pianists better read in
+128-note windows, its velocity in 512-note ones (more of the piece's dynamics in view). Each
+distinct window is one pass over the score.
+
 ``expressiveness`` blends with deadpan (the score as marked): 0 gives deadpan exactly (its tempo
 too), 1 the model as learnt, above 1 exaggerates every deviation (in log beat period for tempo).
 
@@ -61,6 +68,7 @@ class ExpressiveRenderer:
         source: str = "",
         pedal_threshold: float = 0.5,
         residual_scale=None,
+        windows=None,
     ):
         self.model, self.names, self.performers = model.eval(), tuple(feature_names), performers
         self.instrument, self.source = instrument, source  # what it was trained for; its checkpoint
@@ -74,6 +82,8 @@ class ExpressiveRenderer:
         # per target, the share of the transformer's residual over the ridge path that is played (a
         # renderer with linear_skip): fitted at export on the validation performances; None: all of it
         self.residual_scale = None if residual_scale is None else tuple(float(v) for v in residual_scale)
+        # per target, the (window, overlap) in notes it is read with; None: (window, overlap) for all
+        self.windows = None if windows is None else tuple((int(w), int(o)) for w, o in windows)
 
     def sample_style(self, seed: int) -> None:
         """Draw the style latent from the prior with ``seed`` (the same seed, the same performance)."""
@@ -92,14 +102,31 @@ class ExpressiveRenderer:
         x = torch.from_numpy(score.features.columns(self.names)[order])[None]
         onset = torch.from_numpy(score.notes["onset_quarter"][order].astype(np.float32))[None]
         levels = note_levels(score, order)
-        n = len(order)
         z = z if z is not None else self.style()
         width = m.config.n_targets
-        out = np.zeros((n, width), np.float32)
+        per_target = list(self.windows or [])[:width]
+        per_target += [(self.window, self.overlap)] * (width - len(per_target))
+        out = np.zeros((len(order), width), np.float32)
+        passes = {}
+        for wo in dict.fromkeys(per_target):  # one pass per distinct window, in first-use order
+            passes[wo] = self._windowed(x, onset, levels, row, z, *wo)
+        for k, wo in enumerate(per_target):
+            out[:, k] = passes[wo][0][:, k]
+        qs = passes[per_target[1]][1]  # the global tempo from the tempo curve's window
+        values = np.empty_like(out)
+        values[order] = np.clip(out, TARGET_LOW[:width], TARGET_HIGH[:width])
+        return values, float(np.clip(np.exp(np.mean(qs)), *QPM_RANGE))
+
+    def _windowed(self, x, onset, levels, row: int, z, window: int, overlap: int) -> tuple[np.ndarray, list[float]]:
+        """(targets ``[N, n_targets]`` in score order, the windows' log-qpm predictions) of one pass over
+        the notes in windows of ``window`` notes overlapping by ``overlap``."""
+        m = self.model
+        n = x.shape[1]
+        out = np.zeros((n, m.config.n_targets), np.float32)
         qs = []
-        starts = window_starts(n, self.window, self.overlap)
+        starts = window_starts(n, window, overlap)
         for k, s in enumerate(starts):
-            e = min(n, s + self.window)
+            e = min(n, s + window)
             lv = torch.from_numpy(rebased(levels[s:e]))[None]
             pred, q = m(
                 x[:, s:e],
@@ -111,13 +138,11 @@ class ExpressiveRenderer:
                 residual_scale=self.residual_scale,
             )
             pred = (pred[0] * m.y_std + m.y_mean).numpy()
-            lo = s if k == 0 else s + self.overlap // 2  # keep the middle; the neighbours keep the rest
-            hi = e if k == len(starts) - 1 else e - (self.overlap - self.overlap // 2)
+            lo = s if k == 0 else s + overlap // 2  # keep the middle; the neighbours keep the rest
+            hi = e if k == len(starts) - 1 else e - (overlap - overlap // 2)
             out[lo:hi] = pred[lo - s : hi - s]
             qs.append(float(q[0] * m.qpm_std + m.qpm_mean))
-        values = np.empty_like(out)
-        values[order] = np.clip(out, TARGET_LOW[:width], TARGET_HIGH[:width])
-        return values, float(np.clip(np.exp(np.mean(qs)), *QPM_RANGE))
+        return out, qs
 
     def style(self) -> torch.Tensor:
         """The style latent ``[1, L]`` in use (zeros unless one was drawn)."""

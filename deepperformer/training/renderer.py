@@ -81,20 +81,55 @@ def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, floa
     return out
 
 
-def pedal_calibration(model, names, performers: PerformerVocab, held_out) -> dict | None:
+def pedal_calibration(model, names, performers: PerformerVocab, held_out, windows=None) -> dict | None:
     """The base-rate pedal threshold (:func:`~deepperformer.render.metrics.fit_pedal_threshold`) of a
     renderer that learnt the pedal, on held-out (validation) performances; None for one that did not
     learn it or without held-out pedalled notes (it then plays its pedal as predicted)."""
     if not model.config.learn_pedal:
         return None
-    fit = fit_pedal_threshold(ExpressiveRenderer(model, names, performers), held_out)
+    fit = fit_pedal_threshold(ExpressiveRenderer(model, names, performers, windows=windows), held_out)
     return fit if fit["human_share"] > 0 else None
+
+
+#: (window, overlap) in notes a target may be read with; the first is what renderers used before
+WINDOW_GRID = ((512, 128), (256, 128), (128, 64), (64, 32))
+
+
+def fit_windows(model, names, performers: PerformerVocab, held_out) -> dict | None:
+    """Per target, the window (from WINDOW_GRID) that gives the best mean Pearson r on the held-out
+    (validation) performances: velocity, tempo curve, timing and articulation by their own r, both
+    pedal targets by pedal r. Why: a renderer trained on short segments reads some targets better in
+    windows of about that length, others (velocity) with more of the piece in view
+    (:mod:`deepperformer.render.inference`). Ties keep the first (the old default). None without
+    held-out performances of its performers. -> ``{"windows": [[window, overlap] per target], "grid":
+    {"window/overlap": {feature: r}}}``."""
+    grid = {}
+    for wo in WINDOW_GRID:
+        one = ExpressiveRenderer(model, names, performers, windows=[wo] * model.config.n_targets)
+        figures = validation_figures(one, held_out)
+        if not figures:
+            return None
+        grid[wo] = {f: figures[f"validation_renderer_{f}_r"] for f in FEATURES}
+        if "validation_renderer_pedal_r" in figures:
+            grid[wo]["pedal"] = figures["validation_renderer_pedal_r"]
+    chosen = []
+    for k in range(model.config.n_targets):
+        feature = FEATURES[k] if k < len(FEATURES) else "pedal"  # FEATURES name TARGETS[:4], column for column
+        scores = {wo: v[feature] for wo, v in grid.items() if not np.isnan(v.get(feature, np.nan))}
+        if (feature == "velocity" and not model.config.learn_velocity) or not scores:
+            chosen.append(WINDOW_GRID[0])  # not learnt, or nothing to choose by
+            continue
+        best = max(scores.values())
+        chosen.append(next(wo for wo in WINDOW_GRID if wo in scores and scores[wo] == best))
+    return {"windows": [list(wo) for wo in chosen], "grid": {f"{w}/{o}": v for (w, o), v in grid.items()}}
 
 
 RESIDUAL_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
 
-def fit_residual_scale(model, names, performers: PerformerVocab, held_out, pedal_threshold: float = 0.5) -> dict | None:
+def fit_residual_scale(
+    model, names, performers: PerformerVocab, held_out, pedal_threshold: float = 0.5, windows=None
+) -> dict | None:
     """Per timing target, the share of the transformer's residual over the ridge path (``linear_skip``)
     that gives the best mean Pearson r on the held-out (validation) performances, from RESIDUAL_GRID.
 
@@ -111,7 +146,7 @@ def fit_residual_scale(model, names, performers: PerformerVocab, held_out, pedal
     grid = {}
     for lam in RESIDUAL_GRID:
         scale = [lam] * N_TIMING_TARGETS + [1.0] * (model.config.n_targets - N_TIMING_TARGETS)
-        r = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold, residual_scale=scale)
+        r = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold, residual_scale=scale, windows=windows)
         figures = validation_figures(r, held_out)
         if not figures:
             return None
@@ -126,17 +161,43 @@ def fit_residual_scale(model, names, performers: PerformerVocab, held_out, pedal
     return {"scale": scale, "grid": {str(lam): v for lam, v in grid.items()}}
 
 
-def calibrate(model, names, performers: PerformerVocab, held_out) -> tuple[dict | None, dict | None, dict]:
-    """What the export fits on the held-out (validation) performances, in order: the pedal threshold
-    (:func:`pedal_calibration`), the residual share (:func:`fit_residual_scale`, with that threshold),
-    then the validation figures of the renderer as it will play with both. Each fit None when it
-    does not apply (the renderer then plays as trained)."""
-    pedal = pedal_calibration(model, names, performers, held_out)
+def calibrate(model, names, performers: PerformerVocab, held_out) -> dict:
+    """What the export fits on the held-out (validation) performances, in order: the window each target
+    is read with (:func:`fit_windows`), the pedal threshold (:func:`pedal_calibration`, in those
+    windows), the residual share (:func:`fit_residual_scale`, with both), then the validation figures
+    of the renderer as it will play with all three. -> {"windows", "pedal", "residual": each fit, None
+    when it does not apply (the renderer then plays as trained), "metrics": the figures}."""
+    windows = fit_windows(model, names, performers, held_out)
+    chosen = windows["windows"] if windows else None
+    pedal = pedal_calibration(model, names, performers, held_out, chosen)
     threshold = pedal["threshold"] if pedal else 0.5
-    residual = fit_residual_scale(model, names, performers, held_out, threshold)
+    residual = fit_residual_scale(model, names, performers, held_out, threshold, chosen)
     scale = residual["scale"] if residual else None
-    shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=threshold, residual_scale=scale)
-    return pedal, residual, validation_figures(shipped, held_out)
+    shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=threshold, residual_scale=scale, windows=chosen)
+    return {"windows": windows, "pedal": pedal, "residual": residual, "metrics": validation_figures(shipped, held_out)}
+
+
+#: What a renderer plays without each fit (config entries, as load_renderer reads them): one window for
+#: all targets, its pedal as predicted, all of the residual
+UNCALIBRATED = {"windows": None, "pedal_threshold": 0.5, "residual_scale": None}
+
+
+def calibrated_config(fit: dict) -> dict:
+    """The renderer config entries of the fits of a :func:`calibrate` result that apply."""
+    out = {}
+    if fit["windows"]:
+        out["windows"] = fit["windows"]["windows"]
+    if fit["pedal"]:
+        out["pedal_threshold"] = fit["pedal"]["threshold"]
+    if fit["residual"]:
+        out["residual_scale"] = fit["residual"]["scale"]
+    return out
+
+
+def calibrated_provenance(fit: dict) -> dict:
+    """The provenance entries of the fits of a :func:`calibrate` result that apply (each with its grid)."""
+    named = {"window_fit": fit["windows"], "pedal_calibration": fit["pedal"], "residual_scale_fit": fit["residual"]}
+    return {k: v for k, v in named.items() if v}
 
 
 def renderer_directions(model, names, performers: PerformerVocab, train_ex, held_out_ex, segment: int = 256) -> dict:
@@ -244,9 +305,8 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
 
     model = task.model.cpu().eval()
     with torch.no_grad():
-        pedal, residual, metrics = calibrate(model, names, performers, val_ex)
-        pedal_threshold = pedal["threshold"] if pedal else 0.5  # 0.5: its pedal as predicted
-        residual_scale = residual["scale"] if residual else None  # None: the residual as trained
+        fit = calibrate(model, names, performers, val_ex)
+    metrics = fit["metrics"]
     directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
     out = run_dir / "model.pt"
     export_checkpoint(
@@ -260,8 +320,8 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "variant": recipe.get("variant", "renderer"),
             "directions": directions,
             "default_performer": performers.default,
-            "pedal_threshold": pedal_threshold,
-            "residual_scale": residual_scale,
+            **UNCALIBRATED,
+            **calibrated_config(fit),
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
@@ -277,8 +337,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "seconds_per_step": sec_per_step and round(sec_per_step, 4),
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
-            "pedal_calibration": pedal,
-            "residual_scale_fit": residual,
+            **calibrated_provenance(fit),
             "licence": recipe.get("licence", ""),
             **init_provenance(init, init_ckpt, exported_step),
             "transfer_from": source,
