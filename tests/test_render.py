@@ -422,6 +422,60 @@ def test_each_target_is_read_with_its_own_fitted_window(vienna, monkeypatch):
         assert tuple(fit["windows"][k]) == next(wo for wo in training.WINDOW_GRID if scores[wo] == best)
 
 
+def test_targets_read_as_the_mean_of_shifted_window_grids(vienna, monkeypatch):
+    """``phases``: a target read with p grids is the mean of the passes whose grids are shifted by
+    k / p of the window step (every note still predicted; 1 is the plain reading); the fit picks, per
+    target, the grid's best validation r, ties to the fewest."""
+    import torch
+
+    import deepperformer.training.renderer as training
+    from deepperformer.core.performers import PerformerVocab
+    from deepperformer.render.dataset import NoteSegments, note_levels, score_order
+    from deepperformer.render.inference import ExpressiveRenderer, window_starts
+    from deepperformer.render.model import Renderer, RendererConfig
+
+    assert window_starts(10, 4, 2, 1) == [0, 1, 3, 5, 6]
+    with pytest.raises(ValueError):
+        window_starts(10, 4, 2, 2)  # a whole step: the next grid, not a shift
+    examples = load_examples([vienna])
+    names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
+    performers = PerformerVocab(sorted({ex.performer for ex in examples}))
+    config = RendererConfig(
+        n_features=len(names), d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, n_performers=len(performers)
+    )
+    torch.manual_seed(0)
+    m = Renderer(config)
+    st = training.statistics(NoteSegments(examples, names, performers, 64, random=False))
+    m.set_statistics(**st | {"y_mean": st["y_mean"][:4], "y_std": st["y_std"][:4]})
+    with torch.no_grad():
+        m.out.weight.normal_(0.0, 0.1)
+        for w in m.tempo.parameters():
+            w.normal_(0.0, 0.1)
+    m.eval()
+    score = examples[0].score  # 8 notes: windows of 4 overlapping by 2 step by 2, the shifted grid by 1
+    short = [(4, 2)] * 4
+    one, _ = ExpressiveRenderer(m, names, performers, windows=short).predict(score)
+    same, _ = ExpressiveRenderer(m, names, performers, windows=short, phases=[1] * 4).predict(score)
+    np.testing.assert_allclose(same, one, atol=1e-6)
+    r = ExpressiveRenderer(m, names, performers, windows=short, phases=[2, 1, 2, 1])
+    two, _ = r.predict(score)
+    np.testing.assert_allclose(two[:, [1, 3]], one[:, [1, 3]], atol=1e-6)
+    assert not np.allclose(two[:, [0, 2]], one[:, [0, 2]])  # the shifted grid reads them otherwise
+    order = score_order(score)
+    x = torch.from_numpy(score.features.columns(names)[order])[None]
+    onset = torch.from_numpy(score.notes["onset_quarter"][order].astype(np.float32))[None]
+    args = (x, onset, note_levels(score, order), performers.index(performers.default), r.style(), 4, 2)
+    with torch.no_grad():
+        mean = 0.5 * (r._windowed(*args, 0)[0] + r._windowed(*args, 1)[0])
+    np.testing.assert_allclose(two[order][:, 0], mean[:, 0], atol=1e-5)
+    monkeypatch.setattr(training, "PHASE_GRID", (1, 2))
+    fit = training.fit_phases(m, names, performers, examples, short)
+    assert set(fit["grid"]) == {"1", "2"} and len(fit["phases"]) == 4
+    for k, f in enumerate(FEATURES):
+        scores = {int(p): v[f] for p, v in fit["grid"].items()}
+        assert fit["phases"][k] == next(p for p in (1, 2) if scores[p] == max(scores.values()))
+
+
 def test_a_frozen_linear_path_stays_at_the_ridge_while_the_transformer_trains():
     """``freeze_skip``: AdamW steps (with weight decay) move the transformer but never the linear path."""
     import torch
@@ -514,7 +568,7 @@ def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cl
     import torch
 
     from deepperformer.pipeline.loading import load_renderer
-    from deepperformer.training.renderer import RESIDUAL_GRID, WINDOW_GRID
+    from deepperformer.training.renderer import PHASE_GRID, RESIDUAL_GRID, WINDOW_GRID
 
     assert torch.load(ckpt, weights_only=True)["config"]["residual_scale"] is None  # no validation split at export
     fitted = torch.load(tmp_path / "d.pt", weights_only=True)
@@ -529,6 +583,10 @@ def test_fit_directions_uses_the_renderers_own_segments(vienna, tmp_path, run_cl
     assert len(windows) == 4 and all(tuple(w) in WINDOW_GRID for w in windows) and "windows (notes)" in out
     assert fitted["provenance"]["window_fit"]["windows"] == windows
     assert load_renderer(tmp_path / "d.pt").windows == tuple(map(tuple, windows))
+    phases = fitted["config"]["phases"]  # one per target, from PHASE_GRID, on the same performances
+    assert len(phases) == 4 and set(phases) <= set(PHASE_GRID) and "window grids averaged" in out
+    assert fitted["provenance"]["phase_fit"]["phases"] == phases
+    assert load_renderer(tmp_path / "d.pt").phases == tuple(phases)
     directions = load_renderer(tmp_path / "d.pt").directions
     assert set(directions) and "wrote" in out
     # each kept direction was decoded one step out and moves its measure the right way

@@ -77,6 +77,12 @@ def cmd_fit_directions(a) -> int:
             + ", ".join(f"{t} {w}/{o}" for t, (w, o) in zip(TARGETS, windows["windows"]))
             + f" (fitted on {len(held_out)} validation performances)"
         )
+    if fit["phases"]:
+        print(
+            "window grids averaged per target "
+            + ", ".join(f"{t} {p}" for t, p in zip(TARGETS, fit["phases"]["phases"]))
+            + f" (fitted on {len(held_out)} validation performances)"
+        )
     if residual:
         print(
             "residual share (timing targets velocity, log beat period, timing, articulation): "

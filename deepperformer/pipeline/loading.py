@@ -138,6 +138,7 @@ def load_renderer(path: Path | str) -> ExpressiveRenderer:
         pedal_threshold=float(config.get("pedal_threshold", 0.5)),  # older exports: as predicted
         residual_scale=config.get("residual_scale"),  # older exports: the residual as trained
         windows=config.get("windows"),  # older exports: one window for all targets
+        phases=config.get("phases"),  # older exports: one window grid per target
     )
 
 

@@ -81,13 +81,13 @@ def validation_figures(renderer: ExpressiveRenderer, examples) -> dict[str, floa
     return out
 
 
-def pedal_calibration(model, names, performers: PerformerVocab, held_out, windows=None) -> dict | None:
+def pedal_calibration(model, names, performers: PerformerVocab, held_out, windows=None, phases=None) -> dict | None:
     """The base-rate pedal threshold (:func:`~deepperformer.render.metrics.fit_pedal_threshold`) of a
     renderer that learnt the pedal, on held-out (validation) performances; None for one that did not
     learn it or without held-out pedalled notes (it then plays its pedal as predicted)."""
     if not model.config.learn_pedal:
         return None
-    fit = fit_pedal_threshold(ExpressiveRenderer(model, names, performers, windows=windows), held_out)
+    fit = fit_pedal_threshold(ExpressiveRenderer(model, names, performers, windows=windows, phases=phases), held_out)
     return fit if fit["human_share"] > 0 else None
 
 
@@ -124,11 +124,42 @@ def fit_windows(model, names, performers: PerformerVocab, held_out) -> dict | No
     return {"windows": [list(wo) for wo in chosen], "grid": {f"{w}/{o}": v for (w, o), v in grid.items()}}
 
 
+#: how many shifted window grids a target may be read as the mean of (render/inference.py); 1: one grid
+PHASE_GRID = (1, 2, 4)
+
+
+def fit_phases(model, names, performers: PerformerVocab, held_out, windows=None) -> dict | None:
+    """Per target, the number of shifted window grids (from PHASE_GRID) whose mean gives the best mean
+    Pearson r on the held-out (validation) performances, each target in its own window (``windows``):
+    velocity, tempo curve, timing and articulation by their own r, both pedal targets by pedal r.
+    Ties keep the fewest (the cheapest). None without held-out performances of its performers.
+    -> ``{"phases": [n_targets], "grid": {phases: {feature: r}}}``."""
+    grid = {}
+    for p in PHASE_GRID:
+        one = ExpressiveRenderer(model, names, performers, windows=windows, phases=[p] * model.config.n_targets)
+        figures = validation_figures(one, held_out)
+        if not figures:
+            return None
+        grid[p] = {f: figures[f"validation_renderer_{f}_r"] for f in FEATURES}
+        if "validation_renderer_pedal_r" in figures:
+            grid[p]["pedal"] = figures["validation_renderer_pedal_r"]
+    chosen = []
+    for k in range(model.config.n_targets):
+        feature = FEATURES[k] if k < len(FEATURES) else "pedal"  # FEATURES name TARGETS[:4], column for column
+        scores = {p: v[feature] for p, v in grid.items() if not np.isnan(v.get(feature, np.nan))}
+        if (feature == "velocity" and not model.config.learn_velocity) or not scores:
+            chosen.append(1)  # not learnt, or nothing to choose by
+            continue
+        best = max(scores.values())
+        chosen.append(next(p for p in PHASE_GRID if p in scores and scores[p] == best))
+    return {"phases": chosen, "grid": {str(p): v for p, v in grid.items()}}
+
+
 RESIDUAL_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def fit_residual_scale(
-    model, names, performers: PerformerVocab, held_out, pedal_threshold: float = 0.5, windows=None
+    model, names, performers: PerformerVocab, held_out, pedal_threshold: float = 0.5, windows=None, phases=None
 ) -> dict | None:
     """Per timing target, the share of the transformer's residual over the ridge path (``linear_skip``)
     that gives the best mean Pearson r on the held-out (validation) performances, from RESIDUAL_GRID.
@@ -146,7 +177,9 @@ def fit_residual_scale(
     grid = {}
     for lam in RESIDUAL_GRID:
         scale = [lam] * N_TIMING_TARGETS + [1.0] * (model.config.n_targets - N_TIMING_TARGETS)
-        r = ExpressiveRenderer(model, names, performers, pedal_threshold=pedal_threshold, residual_scale=scale, windows=windows)
+        r = ExpressiveRenderer(
+            model, names, performers, pedal_threshold=pedal_threshold, residual_scale=scale, windows=windows, phases=phases
+        )
         figures = validation_figures(r, held_out)
         if not figures:
             return None
@@ -163,23 +196,29 @@ def fit_residual_scale(
 
 def calibrate(model, names, performers: PerformerVocab, held_out) -> dict:
     """What the export fits on the held-out (validation) performances, in order: the window each target
-    is read with (:func:`fit_windows`), the pedal threshold (:func:`pedal_calibration`, in those
-    windows), the residual share (:func:`fit_residual_scale`, with both), then the validation figures
-    of the renderer as it will play with all three. -> {"windows", "pedal", "residual": each fit, None
-    when it does not apply (the renderer then plays as trained), "metrics": the figures}."""
+    is read with (:func:`fit_windows`), how many shifted grids of it (:func:`fit_phases`), the pedal
+    threshold (:func:`pedal_calibration`, read so), the residual share (:func:`fit_residual_scale`,
+    with all three), then the validation figures of the renderer as it will play with all four.
+    -> {"windows", "phases", "pedal", "residual": each fit, None when it does not apply (the renderer
+    then plays as trained), "metrics": the figures}."""
     windows = fit_windows(model, names, performers, held_out)
     chosen = windows["windows"] if windows else None
-    pedal = pedal_calibration(model, names, performers, held_out, chosen)
+    phases = fit_phases(model, names, performers, held_out, chosen)
+    grids = phases["phases"] if phases else None
+    pedal = pedal_calibration(model, names, performers, held_out, chosen, grids)
     threshold = pedal["threshold"] if pedal else 0.5
-    residual = fit_residual_scale(model, names, performers, held_out, threshold, chosen)
+    residual = fit_residual_scale(model, names, performers, held_out, threshold, chosen, grids)
     scale = residual["scale"] if residual else None
-    shipped = ExpressiveRenderer(model, names, performers, pedal_threshold=threshold, residual_scale=scale, windows=chosen)
-    return {"windows": windows, "pedal": pedal, "residual": residual, "metrics": validation_figures(shipped, held_out)}
+    shipped = ExpressiveRenderer(
+        model, names, performers, pedal_threshold=threshold, residual_scale=scale, windows=chosen, phases=grids
+    )
+    fits = {"windows": windows, "phases": phases, "pedal": pedal, "residual": residual}
+    return fits | {"metrics": validation_figures(shipped, held_out)}
 
 
 #: What a renderer plays without each fit (config entries, as load_renderer reads them): one window for
-#: all targets, its pedal as predicted, all of the residual
-UNCALIBRATED = {"windows": None, "pedal_threshold": 0.5, "residual_scale": None}
+#: all targets, one grid of it, its pedal as predicted, all of the residual
+UNCALIBRATED = {"windows": None, "phases": None, "pedal_threshold": 0.5, "residual_scale": None}
 
 
 def calibrated_config(fit: dict) -> dict:
@@ -187,6 +226,8 @@ def calibrated_config(fit: dict) -> dict:
     out = {}
     if fit["windows"]:
         out["windows"] = fit["windows"]["windows"]
+    if fit.get("phases"):
+        out["phases"] = fit["phases"]["phases"]
     if fit["pedal"]:
         out["pedal_threshold"] = fit["pedal"]["threshold"]
     if fit["residual"]:
@@ -196,7 +237,12 @@ def calibrated_config(fit: dict) -> dict:
 
 def calibrated_provenance(fit: dict) -> dict:
     """The provenance entries of the fits of a :func:`calibrate` result that apply (each with its grid)."""
-    named = {"window_fit": fit["windows"], "pedal_calibration": fit["pedal"], "residual_scale_fit": fit["residual"]}
+    named = {
+        "window_fit": fit["windows"],
+        "phase_fit": fit.get("phases"),
+        "pedal_calibration": fit["pedal"],
+        "residual_scale_fit": fit["residual"],
+    }
     return {k: v for k, v in named.items() if v}
 
 
