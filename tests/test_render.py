@@ -375,17 +375,15 @@ def test_the_residual_share_scales_only_the_transformer_s_part(vienna):
     assert fit_residual_scale(Renderer(dataclasses.replace(config, linear_skip=False)), names, performers, examples) is None
 
 
-def test_each_target_is_read_with_its_own_fitted_window(vienna, monkeypatch):
-    """``windows``: each target's column is the one its window gives alone (one pass per distinct
-    window, the global tempo from the tempo curve's); the fit picks, per target, the grid's best
-    validation r, ties to the first."""
+def tiny_windowed_renderer(vienna):
+    """(the fixtures' examples, a one-layer renderer with a trained-looking output, its feature names,
+    its performers): what the window tests read the fixtures' 8-note minuet with."""
     import torch
 
-    import deepperformer.training.renderer as training
     from deepperformer.core.performers import PerformerVocab
     from deepperformer.render.dataset import NoteSegments
-    from deepperformer.render.inference import ExpressiveRenderer
     from deepperformer.render.model import Renderer, RendererConfig
+    from deepperformer.training.renderer import statistics
 
     examples = load_examples([vienna])
     names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
@@ -395,13 +393,23 @@ def test_each_target_is_read_with_its_own_fitted_window(vienna, monkeypatch):
     )
     torch.manual_seed(0)
     m = Renderer(config)
-    st = training.statistics(NoteSegments(examples, names, performers, 64, random=False))
+    st = statistics(NoteSegments(examples, names, performers, 64, random=False))
     m.set_statistics(**st | {"y_mean": st["y_mean"][:4], "y_std": st["y_std"][:4]})
     with torch.no_grad():
         m.out.weight.normal_(0.0, 0.1)  # a trained-looking output (a fresh one starts at zero)
         for w in m.tempo.parameters():
             w.normal_(0.0, 0.1)
-    m.eval()
+    return examples, m.eval(), names, performers
+
+
+def test_each_target_is_read_with_its_own_fitted_window(vienna, monkeypatch):
+    """``windows``: each target's column is the one its window gives alone (one pass per distinct
+    window, the global tempo from the tempo curve's); the fit picks, per target, the grid's best
+    validation r, ties to the first."""
+    import deepperformer.training.renderer as training
+    from deepperformer.render.inference import ExpressiveRenderer
+
+    examples, m, names, performers = tiny_windowed_renderer(vienna)
     score = examples[0].score  # the fixtures' minuet: 8 notes
     long, short = (8, 4), (4, 2)
     a, qa = ExpressiveRenderer(m, names, performers, windows=[long] * 4).predict(score)
@@ -429,29 +437,13 @@ def test_targets_read_as_the_mean_of_shifted_window_grids(vienna, monkeypatch):
     import torch
 
     import deepperformer.training.renderer as training
-    from deepperformer.core.performers import PerformerVocab
-    from deepperformer.render.dataset import NoteSegments, note_levels, score_order
+    from deepperformer.render.dataset import note_levels, score_order
     from deepperformer.render.inference import ExpressiveRenderer, window_starts
-    from deepperformer.render.model import Renderer, RendererConfig
 
     assert window_starts(10, 4, 2, 1) == [0, 1, 3, 5, 6]
     with pytest.raises(ValueError):
         window_starts(10, 4, 2, 2)  # a whole step: the next grid, not a shift
-    examples = load_examples([vienna])
-    names = tuple(sorted({n for ex in examples for n in ex.score.features.names}))
-    performers = PerformerVocab(sorted({ex.performer for ex in examples}))
-    config = RendererConfig(
-        n_features=len(names), d_model=16, n_heads=2, layers=1, ffn=32, latent_dim=4, n_performers=len(performers)
-    )
-    torch.manual_seed(0)
-    m = Renderer(config)
-    st = training.statistics(NoteSegments(examples, names, performers, 64, random=False))
-    m.set_statistics(**st | {"y_mean": st["y_mean"][:4], "y_std": st["y_std"][:4]})
-    with torch.no_grad():
-        m.out.weight.normal_(0.0, 0.1)
-        for w in m.tempo.parameters():
-            w.normal_(0.0, 0.1)
-    m.eval()
+    examples, m, names, performers = tiny_windowed_renderer(vienna)
     score = examples[0].score  # 8 notes: windows of 4 overlapping by 2 step by 2, the shifted grid by 1
     short = [(4, 2)] * 4
     one, _ = ExpressiveRenderer(m, names, performers, windows=short).predict(score)

@@ -17,8 +17,9 @@ Each target may also be read as the mean of ``phases`` passes whose window grids
 fraction of the window step (``phases``, fitted at export: :func:`deepperformer.training.renderer.fit_phases`).
 Why: a note near a window's seam is read with less context on one side; with shifted grids no note
 sits at a seam in every pass, and the mean of the passes (an ensemble over context) follows the
-validation pianists a little better on every target than one grid (session 23: velocity r 0.515 ->
-0.521, tempo curve 0.325 -> 0.327, timing 0.207 -> 0.210, articulation 0.367 -> 0.371 with 2 phases).
+validation pianists a little better on every target than one grid (the piano renderer's 109
+validation performances, session 23, 1 -> 4 grids: velocity r 0.521 -> 0.528, tempo curve 0.337 ->
+0.339, timing 0.225 -> 0.229, articulation 0.367 -> 0.372; README, stage 1).
 
 ``expressiveness`` blends with deadpan (the score as marked): 0 gives deadpan exactly (its tempo
 too), 1 the model as learnt, above 1 exaggerates every deviation (in log beat period for tempo).
@@ -127,8 +128,8 @@ class ExpressiveRenderer:
         passes = {}
         for wop in dict.fromkeys(per_target):  # one pass per distinct (window, phases), in first-use order
             passes[wop] = self._phased(x, onset, levels, row, z, *wop)
-        for k, wo in enumerate(per_target):
-            out[:, k] = passes[wo][0][:, k]
+        for k, wop in enumerate(per_target):
+            out[:, k] = passes[wop][0][:, k]
         qs = passes[per_target[1]][1]  # the global tempo from the tempo curve's window
         values = np.empty_like(out)
         values[order] = np.clip(out, TARGET_LOW[:width], TARGET_HIGH[:width])
@@ -137,8 +138,8 @@ class ExpressiveRenderer:
     def _phased(self, x, onset, levels, row: int, z, window: int, overlap: int, phases: int) -> tuple[np.ndarray, list[float]]:
         """The mean targets ``[N, n_targets]`` (score order) of ``phases`` passes whose window grids are
         shifted by ``k / phases`` of the window step, and all their windows' log-qpm predictions."""
-        step = window - overlap
-        offsets = sorted({k * step // max(1, phases) for k in range(max(1, phases))})
+        step, phases = window - overlap, max(1, phases)
+        offsets = sorted({k * step // phases for k in range(phases)})
         runs = [self._windowed(x, onset, levels, row, z, window, overlap, o) for o in offsets]
         return np.mean([r[0] for r in runs], axis=0), [q for r in runs for q in r[1]]
 

@@ -95,32 +95,45 @@ def pedal_calibration(model, names, performers: PerformerVocab, held_out, window
 WINDOW_GRID = ((512, 128), (256, 128), (128, 64), (64, 32))
 
 
-def fit_windows(model, names, performers: PerformerVocab, held_out) -> dict | None:
-    """Per target, the window (from WINDOW_GRID) that gives the best mean Pearson r on the held-out
-    (validation) performances: velocity, tempo curve, timing and articulation by their own r, both
-    pedal targets by pedal r. Why: a renderer trained on short segments reads some targets better in
-    windows of about that length, others (velocity) with more of the piece in view
-    (:mod:`deepperformer.render.inference`). Ties keep the first (the old default). None without
-    held-out performances of its performers. -> ``{"windows": [[window, overlap] per target], "grid":
-    {"window/overlap": {feature: r}}}``."""
+def best_per_target(model, held_out, candidates, renderer_of) -> tuple[list, dict] | None:
+    """Per target, the candidate whose renderer (``renderer_of(candidate)``, every target read with it)
+    gives the best mean Pearson r on the held-out (validation) performances: velocity, tempo curve,
+    timing and articulation by their own r, both pedal targets by pedal r. Ties keep the earliest
+    candidate; a renderer that does not learn velocity, or a target with nothing to choose by, keeps
+    the first. -> (the chosen candidate per target, {candidate: {feature: r}}); None without held-out
+    performances of its performers."""
     grid = {}
-    for wo in WINDOW_GRID:
-        one = ExpressiveRenderer(model, names, performers, windows=[wo] * model.config.n_targets)
-        figures = validation_figures(one, held_out)
+    for c in candidates:
+        figures = validation_figures(renderer_of(c), held_out)
         if not figures:
             return None
-        grid[wo] = {f: figures[f"validation_renderer_{f}_r"] for f in FEATURES}
+        grid[c] = {f: figures[f"validation_renderer_{f}_r"] for f in FEATURES}
         if "validation_renderer_pedal_r" in figures:
-            grid[wo]["pedal"] = figures["validation_renderer_pedal_r"]
+            grid[c]["pedal"] = figures["validation_renderer_pedal_r"]
     chosen = []
     for k in range(model.config.n_targets):
         feature = FEATURES[k] if k < len(FEATURES) else "pedal"  # FEATURES name TARGETS[:4], column for column
-        scores = {wo: v[feature] for wo, v in grid.items() if not np.isnan(v.get(feature, np.nan))}
+        scores = {c: v[feature] for c, v in grid.items() if not np.isnan(v.get(feature, np.nan))}
         if (feature == "velocity" and not model.config.learn_velocity) or not scores:
-            chosen.append(WINDOW_GRID[0])  # not learnt, or nothing to choose by
+            chosen.append(candidates[0])  # not learnt, or nothing to choose by
             continue
         best = max(scores.values())
-        chosen.append(next(wo for wo in WINDOW_GRID if wo in scores and scores[wo] == best))
+        chosen.append(next(c for c in candidates if c in scores and scores[c] == best))
+    return chosen, grid
+
+
+def fit_windows(model, names, performers: PerformerVocab, held_out) -> dict | None:
+    """Per target, the window (from WINDOW_GRID) that gives the best mean Pearson r on the held-out
+    (validation) performances (:func:`best_per_target`). Why: a renderer trained on short segments
+    reads some targets better in windows of about that length, others (velocity) with more of the
+    piece in view (:mod:`deepperformer.render.inference`). Ties keep the first (the old default). None
+    without held-out performances of its performers. -> ``{"windows": [[window, overlap] per target],
+    "grid": {"window/overlap": {feature: r}}}``."""
+    n = model.config.n_targets
+    fit = best_per_target(model, held_out, WINDOW_GRID, lambda wo: ExpressiveRenderer(model, names, performers, windows=[wo] * n))
+    if fit is None:
+        return None
+    chosen, grid = fit
     return {"windows": [list(wo) for wo in chosen], "grid": {f"{w}/{o}": v for (w, o), v in grid.items()}}
 
 
@@ -130,28 +143,19 @@ PHASE_GRID = (1, 2, 4)
 
 def fit_phases(model, names, performers: PerformerVocab, held_out, windows=None) -> dict | None:
     """Per target, the number of shifted window grids (from PHASE_GRID) whose mean gives the best mean
-    Pearson r on the held-out (validation) performances, each target in its own window (``windows``):
-    velocity, tempo curve, timing and articulation by their own r, both pedal targets by pedal r.
-    Ties keep the fewest (the cheapest). None without held-out performances of its performers.
-    -> ``{"phases": [n_targets], "grid": {phases: {feature: r}}}``."""
-    grid = {}
-    for p in PHASE_GRID:
-        one = ExpressiveRenderer(model, names, performers, windows=windows, phases=[p] * model.config.n_targets)
-        figures = validation_figures(one, held_out)
-        if not figures:
-            return None
-        grid[p] = {f: figures[f"validation_renderer_{f}_r"] for f in FEATURES}
-        if "validation_renderer_pedal_r" in figures:
-            grid[p]["pedal"] = figures["validation_renderer_pedal_r"]
-    chosen = []
-    for k in range(model.config.n_targets):
-        feature = FEATURES[k] if k < len(FEATURES) else "pedal"  # FEATURES name TARGETS[:4], column for column
-        scores = {p: v[feature] for p, v in grid.items() if not np.isnan(v.get(feature, np.nan))}
-        if (feature == "velocity" and not model.config.learn_velocity) or not scores:
-            chosen.append(1)  # not learnt, or nothing to choose by
-            continue
-        best = max(scores.values())
-        chosen.append(next(p for p in PHASE_GRID if p in scores and scores[p] == best))
+    Pearson r on the held-out (validation) performances (:func:`best_per_target`), each target in its
+    own window (``windows``). Ties keep the fewest (the cheapest). None without held-out performances
+    of its performers. -> ``{"phases": [n_targets], "grid": {phases: {feature: r}}}``."""
+    n = model.config.n_targets
+    fit = best_per_target(
+        model,
+        held_out,
+        PHASE_GRID,
+        lambda p: ExpressiveRenderer(model, names, performers, windows=windows, phases=[p] * n),
+    )
+    if fit is None:
+        return None
+    chosen, grid = fit
     return {"phases": chosen, "grid": {str(p): v for p, v in grid.items()}}
 
 
@@ -226,7 +230,7 @@ def calibrated_config(fit: dict) -> dict:
     out = {}
     if fit["windows"]:
         out["windows"] = fit["windows"]["windows"]
-    if fit.get("phases"):
+    if fit["phases"]:
         out["phases"] = fit["phases"]["phases"]
     if fit["pedal"]:
         out["pedal_threshold"] = fit["pedal"]["threshold"]
@@ -239,7 +243,7 @@ def calibrated_provenance(fit: dict) -> dict:
     """The provenance entries of the fits of a :func:`calibrate` result that apply (each with its grid)."""
     named = {
         "window_fit": fit["windows"],
-        "phase_fit": fit.get("phases"),
+        "phase_fit": fit["phases"],
         "pedal_calibration": fit["pedal"],
         "residual_scale_fit": fit["residual"],
     }
