@@ -476,3 +476,42 @@ def test_reseeded_weak_phase_removes_a_frame_rate_comb_and_chunks_agree():
     assert not np.allclose(one, RefinedVocoder(voc.vocoder, MelConfig(), 4, 0.25).vocode(mel), atol=1e-3)
     with pytest.raises(ValueError, match="nats"):
         RefinedVocoder(voc.vocoder, MelConfig(), phase_keep_nats=-1.0)
+
+
+def test_violin_refinement_keeps_the_vocoders_partials_and_takes_the_mel_in_the_weak_bins():
+    """The violin vocoder's refinement (its instrument's settings, chosen by the vocoder's checkpoint):
+    the weak bins from the mel's pseudo-inverse with the gains applied again keep the comb of a
+    click every hop as low as the reseeded phase alone and bring the audio onto its mel; full gains
+    put it nearer the mel than 3/4 of them; a shared vocoder keeps the defaults."""
+    from deepperformer.evaluation.quality import frame_rate_comb
+    from deepperformer.pipeline.loading import LoadedModel, with_refinement
+    from deepperformer.vocoders import REFINE_BY_INSTRUMENT, refine_settings
+    from deepperformer.vocoders.refine import RefinedVocoder, refine
+    from deepperformer.vocoders.vocos import Vocos, VocosConfig
+
+    audio = harmonic_tone()
+    mel = log_mel(audio)
+    clicks = np.zeros_like(audio)
+    clicks[::256] = 0.05
+    bad = np.pad(audio + clicks, (0, len(mel) * 256 - len(audio))).astype(np.float32)
+
+    def run(**kw):
+        out = refine(torch.from_numpy(bad)[None], torch.from_numpy(mel)[None], MelConfig(), 32, 1.0, phase_keep_nats=3.0, **kw)
+        out = out[0].numpy()[: len(audio)]
+        return frame_rate_comb(out) / frame_rate_comb(audio), float(((log_mel(out) - mel) ** 2).mean())
+
+    (comb_phase, _), (comb_mel, mse_mel) = run(), run(weak_from_mel=True)
+    mse_bad = float(((log_mel(bad[: len(audio)]) - mel) ** 2).mean())
+    assert comb_mel < 1.2 * comb_phase and mse_mel < 0.2 * mse_bad
+    _, mse_partial = run(weak_from_mel=True, gain_strength=0.75)
+    assert mse_mel < mse_partial < mse_bad
+
+    settings = refine_settings("violin")
+    assert settings == refine_settings(None) | REFINE_BY_INSTRUMENT["violin"] and settings["weak_from_mel"]
+    voc = Vocos(VocosConfig(dim=16, intermediate_dim=32, num_layers=2)).eval()
+    for instrument, expected in (("violin", settings), (None, refine_settings(None))):
+        r = with_refinement(LoadedModel(voc, {"config": {"instrument": instrument}}, MelConfig(), None), 4)
+        assert isinstance(r.model, RefinedVocoder) and r.checkpoint["refine_gain_strength"] == expected["gain_strength"]
+        assert (r.model.vocoder_weight, r.model.weak_from_mel) == (expected["vocoder_weight"], expected["weak_from_mel"])
+    with pytest.raises(ValueError, match="gain strength"):
+        RefinedVocoder(voc, MelConfig(), gain_strength=1.5)

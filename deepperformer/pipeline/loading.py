@@ -23,7 +23,7 @@ from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.model import Renderer, RendererConfig
-from deepperformer.vocoders import REFINE_PHASE_KEEP_NATS, REFINE_VOCODER_WEIGHT, griffin_lim
+from deepperformer.vocoders import griffin_lim, refine_settings
 from deepperformer.vocoders.build import make_vocoder
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -210,18 +210,15 @@ def vocoder_variants(specs: list, mel_config: MelConfig | None = None, refine: t
 def with_refinement(vocoder: LoadedModel, n_iter: int | None) -> LoadedModel:
     """``vocoder`` followed by ``n_iter`` iterations of the mel-consistency refinement
     (:class:`~deepperformer.vocoders.refine.RefinedVocoder`); unchanged for None and for Griffin-Lim,
-    which is consistent with its mel by construction. The checkpoint dict records the iterations."""
+    which is consistent with its mel by construction. The settings are the vocoder's instrument's
+    (:func:`~deepperformer.vocoders.refine_settings`); the checkpoint dict records them and the iterations."""
     from deepperformer.vocoders.refine import RefinedVocoder
 
     if n_iter is None or isinstance(vocoder.model, griffin_lim.GriffinLimVocoder):
         return vocoder
-    ckpt = {
-        **vocoder.checkpoint,
-        "refine_iters": n_iter,
-        "refine_vocoder_weight": REFINE_VOCODER_WEIGHT,
-        "refine_phase_keep_nats": REFINE_PHASE_KEEP_NATS,
-    }
-    model = RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter, REFINE_VOCODER_WEIGHT, REFINE_PHASE_KEEP_NATS)
+    settings = refine_settings(vocoder.checkpoint.get("config", {}).get("instrument"))  # per-instrument fits
+    ckpt = {**vocoder.checkpoint, "refine_iters": n_iter, **{f"refine_{k}": v for k, v in settings.items()}}
+    model = RefinedVocoder(vocoder.model, vocoder.mel_config, n_iter, **settings)
     return LoadedModel(model, ckpt, vocoder.mel_config, vocoder.performers)
 
 

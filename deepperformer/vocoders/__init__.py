@@ -22,3 +22,25 @@ REFINE_VOCODER_WEIGHT = 0.25
 #: violin copy comb 1.17 -> 1.13, chain 1.02 -> 0.97, pitch accuracy within 0.001. 5 keeps the note-F1
 #: target with a margin.
 REFINE_PHASE_KEEP_NATS: float | None = 5.0
+#: The refinement of a vocoder fine-tuned for one instrument (its checkpoint's ``instrument``), where it
+#: differs from the defaults above (keys: :class:`~deepperformer.vocoders.refine.RefinedVocoder`'s).
+#: Violin: the vocoder's own magnitude in the partials (weight 1), the mel's pseudo-inverse and a seeded
+#: phase in the bins 3 nats below their frame's loudest, and 3/4 of the band gains (session 24, chosen on
+#: the 16 validation excerpts of the real Bach Violin audio: raw pitch accuracy 0.593 -> 0.601 against
+#: Griffin-Lim's 0.600, log-mel MSE 0.111 -> 0.080, comb 1.11 -> 1.15; test excerpts: pitch 0.691 -> 0.703
+#: against 0.700, log-mel 0.080 -> 0.063, comb 1.00 -> 1.23; checkpoints/README.md). The violin Vocos
+#: plays pitch steadier than the recording (0.63 raw on validation against the original's 0.59); the
+#: defaults' pseudo-inverse smears that away, full gains pull it back to the recording's.
+REFINE_BY_INSTRUMENT: dict[str, dict] = {
+    "violin": {"vocoder_weight": 1.0, "phase_keep_nats": 3.0, "gain_strength": 0.75, "weak_from_mel": True},
+}
+
+
+def refine_settings(instrument: str | None) -> dict:
+    """The refinement's keyword settings for a vocoder made for ``instrument`` (None: shared)."""
+    return {
+        "vocoder_weight": REFINE_VOCODER_WEIGHT,
+        "phase_keep_nats": REFINE_PHASE_KEEP_NATS,
+        "gain_strength": 1.0,
+        "weak_from_mel": False,
+    } | REFINE_BY_INSTRUMENT.get(instrument or "", {})

@@ -62,6 +62,8 @@ def refine(
     momentum: float = 0.99,
     phase_keep_nats: float | None = None,
     frame_offset: int = 0,
+    gain_strength: float = 1.0,
+    weak_from_mel: bool = False,
 ) -> torch.Tensor:
     """``wave [B, S]`` made from ``log_mel [B, T, n_mels]`` -> the refined wave ``[B, S]`` (module
     docstring). ``vocoder_weight``: the share (in log magnitude) of the vocoder's gain-corrected
@@ -69,7 +71,12 @@ def refine(
     ``phase_keep_nats``: start from the vocoder's phase only in the bins whose target magnitude lies
     within that many nats of its frame's loudest bin, from a pseudo-random phase elsewhere (a fixed
     function of the bin and of the frame's index in the piece, ``frame_offset`` being that of the first:
-    the same audio every run and chunk by chunk); None keeps the vocoder's phase everywhere."""
+    the same audio every run and chunk by chunk); None keeps the vocoder's phase everywhere.
+    ``gain_strength``: the share (in log) of each band gain that is applied (1: the mel exactly; below,
+    some of the vocoder's own spectral balance is kept). ``weak_from_mel``: in the bins that are weak by
+    ``phase_keep_nats`` the target takes the mel's pseudo-inverse instead of the vocoder's magnitude
+    (the generator's comb lives in its weak bins' magnitude as well as their phase), and the band gains
+    are applied once more, to the result, so that its mel is the requested one again."""
     c = mel_config
     window = torch.hann_window(c.win_length, device=wave.device)
 
@@ -83,18 +90,29 @@ def refine(
     spec = stft(wave.float())  # [B, F, T']: T' = T + 1 for a wave of T * hop samples
     mag = spec.abs()
     t = min(spec.shape[-1], log_mel.shape[1])
-    # mel of the vocoder's output, with the log floor of audio.mel (a silent band stays silent)
-    current = torch.einsum("fm,bft->bmt", fb, mag[..., :t].pow(c.power)).clamp(min=c.log_floor)
-    log_gain = log_mel[:, :t].float().transpose(1, 2) - current.log()  # [B, M, t]
-    log_gain = torch.nn.functional.pad(log_gain, (0, spec.shape[-1] - t))  # frames past the mel: as they are
-    target = mag * torch.einsum("fm,bmt->bft", shares, log_gain).div(c.power).exp()
-    if vocoder_weight < 1.0:  # blend with the mel's pseudo-inverse (Griffin-Lim's magnitude), in log magnitude
+
+    def band_gain(m):
+        """``[B, F, T']``: the per-bin gain (``gain_strength`` of it, in log) that brings the mel of
+        magnitude ``m`` to ``log_mel``, the band gains log-interpolated to the bins."""
+        current = torch.einsum("fm,bft->bmt", fb, m[..., :t].pow(c.power)).clamp(min=c.log_floor)
+        log_gain = gain_strength * (log_mel[:, :t].float().transpose(1, 2) - current.log())  # [B, M, t]
+        log_gain = torch.nn.functional.pad(log_gain, (0, m.shape[-1] - t))  # frames past the mel: as they are
+        return torch.einsum("fm,bmt->bft", shares, log_gain).div(c.power).exp()
+
+    target = mag * band_gain(mag)
+    if vocoder_weight < 1.0 or weak_from_mel:  # the mel's pseudo-inverse (Griffin-Lim's magnitude) enters
         inverse = inverse or InverseMel(c).to(wave.device)
         smooth = inverse(log_mel[:, :t]).pow(1.0 / c.power)
         smooth = torch.nn.functional.pad(smooth, (0, spec.shape[-1] - t))
         smooth[..., t:] = target[..., t:]
-        w = vocoder_weight
+        w = vocoder_weight  # blended in log magnitude
         target = target.clamp(min=1e-8).pow(w) * smooth.clamp(min=1e-8).pow(1.0 - w)
+        if weak_from_mel and phase_keep_nats is not None:
+            log_t = target.clamp(min=1e-8).log()
+            weak = log_t < log_t.amax(dim=1, keepdim=True) - phase_keep_nats
+            target = torch.where(weak, smooth.clamp(min=1e-8), target)
+        if weak_from_mel:  # the gains once more, on the mixed magnitude
+            target = target * band_gain(target)
     angles = spec / mag.clamp(min=1e-8)
     if phase_keep_nats is not None:
         angles = _reseed_weak_phase(angles, target, phase_keep_nats, frame_offset)
@@ -156,6 +174,8 @@ class RefinedVocoder(nn.Module):
         n_iter: int = 8,
         vocoder_weight: float = 1.0,
         phase_keep_nats: float | None = None,
+        gain_strength: float = 1.0,
+        weak_from_mel: bool = False,
     ):
         super().__init__()
         if n_iter < 0:
@@ -165,7 +185,9 @@ class RefinedVocoder(nn.Module):
         if phase_keep_nats is not None and phase_keep_nats < 0:
             raise ValueError(f"the phase threshold must be >= 0 nats, not {phase_keep_nats}")
         self.vocoder, self.mel_config, self.n_iter, self.vocoder_weight = vocoder, mel_config, n_iter, vocoder_weight
-        self.phase_keep_nats = phase_keep_nats
+        if not 0.0 <= gain_strength <= 1.0:
+            raise ValueError(f"the gain strength must lie in [0, 1], not {gain_strength}")
+        self.phase_keep_nats, self.gain_strength, self.weak_from_mel = phase_keep_nats, gain_strength, weak_from_mel
         self.inverse = InverseMel(mel_config)
         self.config = RefinedConfig(vocoder.config, n_iter, mel_config.n_fft // mel_config.hop_length)
 
@@ -189,6 +211,8 @@ class RefinedVocoder(nn.Module):
             self.inverse,
             phase_keep_nats=self.phase_keep_nats,
             frame_offset=frame_offset,
+            gain_strength=self.gain_strength,
+            weak_from_mel=self.weak_from_mel,
         )
 
     def vocode(self, log_mel: np.ndarray, chunk_frames: int = 4096, progress: bool = False) -> np.ndarray:
