@@ -24,6 +24,11 @@ re-struck at other notes' onsets: with a random phase and 64 iterations it still
 precision 0.53), while its phase keeps the attacks sharp; the pipeline's default weight is
 ``deepperformer.vocoders.REFINE_VOCODER_WEIGHT``.
 
+Two settings serve a vocoder whose own magnitude is worth keeping (the violin's,
+``deepperformer.vocoders.REFINE_BY_INSTRUMENT``): ``gain_strength`` applies only part of each band
+gain, and ``weak_from_mel`` takes the weak bins' magnitude from the mel's pseudo-inverse (the comb is in
+their magnitude too) and applies the gains once more to the mix.
+
 With ``n_iter = 0`` only the gains (and the blend) are applied. Nothing is learnt; the result depends on the mel alone,
 so it is copy synthesis and synthesis as before. Each iteration couples a frame with its window's
 neighbours (``n_fft / hop`` frames), so the refinement of a long piece runs chunk by chunk with that
@@ -108,9 +113,7 @@ def refine(
         w = vocoder_weight  # blended in log magnitude
         target = target.clamp(min=1e-8).pow(w) * smooth.clamp(min=1e-8).pow(1.0 - w)
         if weak_from_mel and phase_keep_nats is not None:
-            log_t = target.clamp(min=1e-8).log()
-            weak = log_t < log_t.amax(dim=1, keepdim=True) - phase_keep_nats
-            target = torch.where(weak, smooth.clamp(min=1e-8), target)
+            target = torch.where(weak_bins(target, phase_keep_nats), smooth.clamp(min=1e-8), target)
         if weak_from_mel:  # the gains once more, on the mixed magnitude
             target = target * band_gain(target)
     angles = spec / mag.clamp(min=1e-8)
@@ -126,6 +129,13 @@ def refine(
     return istft(target * angles)
 
 
+def weak_bins(magnitude: torch.Tensor, nats: float) -> torch.Tensor:
+    """``[B, F, T]`` bool: the bins of ``magnitude [B, F, T]`` more than ``nats`` below their frame's
+    loudest (where a generator's comb lives; the strong ones carry the notes)."""
+    log_m = magnitude.clamp(min=1e-8).log()
+    return log_m < log_m.amax(dim=1, keepdim=True) - nats
+
+
 def _reseed_weak_phase(angles: torch.Tensor, target: torch.Tensor, nats: float, frame_offset: int) -> torch.Tensor:
     """``angles [B, F, T]`` (unit complex) with a pseudo-random phase in the bins of ``target [B, F, T]``
     more than ``nats`` below their frame's loudest.
@@ -137,8 +147,7 @@ def _reseed_weak_phase(angles: torch.Tensor, target: torch.Tensor, nats: float, 
     of bin ``f`` in frame ``t`` of the piece is a hash of ``(f, t)`` (the shader-style fraction of a
     sine), not a generator's draw, so that a chunk gets the same phases as the whole piece does.
     """
-    log_t = target.clamp(min=1e-8).log()
-    weak = log_t < log_t.amax(dim=1, keepdim=True) - nats
+    weak = weak_bins(target, nats)
     f = torch.arange(angles.shape[1], device=angles.device, dtype=torch.float64)[:, None]
     t = torch.arange(angles.shape[2], device=angles.device, dtype=torch.float64)[None] + frame_offset
     u = torch.frac(torch.sin(f * 12.9898 + t * 78.233) * 43758.5453).abs()  # [F, T] in [0, 1)
@@ -184,9 +193,9 @@ class RefinedVocoder(nn.Module):
             raise ValueError(f"the vocoder's magnitude weight must lie in [0, 1], not {vocoder_weight}")
         if phase_keep_nats is not None and phase_keep_nats < 0:
             raise ValueError(f"the phase threshold must be >= 0 nats, not {phase_keep_nats}")
-        self.vocoder, self.mel_config, self.n_iter, self.vocoder_weight = vocoder, mel_config, n_iter, vocoder_weight
         if not 0.0 <= gain_strength <= 1.0:
             raise ValueError(f"the gain strength must lie in [0, 1], not {gain_strength}")
+        self.vocoder, self.mel_config, self.n_iter, self.vocoder_weight = vocoder, mel_config, n_iter, vocoder_weight
         self.phase_keep_nats, self.gain_strength, self.weak_from_mel = phase_keep_nats, gain_strength, weak_from_mel
         self.inverse = InverseMel(mel_config)
         self.config = RefinedConfig(vocoder.config, n_iter, mel_config.n_fft // mel_config.hop_length)
