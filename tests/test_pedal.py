@@ -1,6 +1,7 @@
 """The sustain pedal in stage 1: per-note targets from controller 64, events back from them, pedal F1."""
 
 import numpy as np
+import pytest
 
 from deepperformer.core.performance import PEDAL_DTYPE, Performance, load_match, make_notes
 from deepperformer.core.score import load_score
@@ -58,7 +59,11 @@ def test_pedal_f1_in_the_renderer_table(vienna):
     assert summary["deadpan"]["pedal_f1"] == 0.0  # deadpan never pedals
     assert summary[HUMAN]["pedal_f1"] > 0.5 and summary["mean-curve"]["pedal_f1"] > 0.0
     assert "pedal F1 |" in format_renderer_table(summary, len(res[HUMAN]))
-    assert "pedal F1" in wins(res, "mean-curve", "deadpan")
+    w = wins(res, "mean-curve", "deadpan")
+    assert "pedal F1" in w
+    # the global tempo error is compared too (lower is better): the mean difference of the per-performance errors
+    own = np.mean([a["tempo_error"] - b["tempo_error"] for a, b in zip(res["mean-curve"], res["deadpan"])])
+    assert w["tempo error"][0] == pytest.approx(own)
 
 
 def test_pedal_r_does_not_reward_the_base_rate(vienna):

@@ -16,11 +16,13 @@ from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, su
 
 
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
-    """{"<feature> r" (and "pedal r", "pedal F1" where the test performances used the pedal): (mean
-    difference system - baseline, Wilcoxon signed-rank p)} over the test performances where the figure
-    is defined."""
+    """{"<feature> r", "tempo error" (and "pedal r", "pedal F1" where the test performances used the
+    pedal): (mean difference system - baseline, Wilcoxon signed-rank p)} over the test performances
+    where the figure is defined. The global tempo error is the one figure where lower is better: a
+    negative difference is the system's win."""
     out = {}
-    for label, key in [(f"{f} r", f"{f}_r") for f in FEATURES] + [("pedal r", "pedal_r"), ("pedal F1", "pedal_f1")]:
+    pairs = [(f"{f} r", f"{f}_r") for f in FEATURES] + [("tempo error", "tempo_error")]
+    for label, key in pairs + [("pedal r", "pedal_r"), ("pedal F1", "pedal_f1")]:
         a = np.array([r[key] for r in results[system]], float)
         b = np.array([r[key] for r in results[baseline]], float)
         keep = ~(np.isnan(a) | np.isnan(b))
