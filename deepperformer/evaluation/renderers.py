@@ -14,6 +14,13 @@ from deepperformer.render.controls import direction_shares, format_controls, per
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, summarize
 
+#: (label, per-performance key) of every figure the Wilcoxon lines compare, in their order
+COMPARED = [(f"{f} r", f"{f}_r") for f in FEATURES] + [
+    ("tempo error", "tempo_error"),
+    ("pedal r", "pedal_r"),
+    ("pedal F1", "pedal_f1"),
+]
+
 
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
     """{"<feature> r", "tempo error" (and "pedal r", "pedal F1" where the test performances used the
@@ -21,8 +28,7 @@ def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str
     where the figure is defined. The global tempo error is the one figure where lower is better: a
     negative difference is the system's win."""
     out = {}
-    pairs = [(f"{f} r", f"{f}_r") for f in FEATURES] + [("tempo error", "tempo_error")]
-    for label, key in pairs + [("pedal r", "pedal_r"), ("pedal F1", "pedal_f1")]:
+    for label, key in COMPARED:
         a = np.array([r[key] for r in results[system]], float)
         b = np.array([r[key] for r in results[baseline]], float)
         keep = ~(np.isnan(a) | np.isnan(b))
