@@ -515,3 +515,56 @@ def test_violin_refinement_keeps_the_vocoders_partials_and_takes_the_mel_in_the_
         assert (r.model.vocoder_weight, r.model.weak_from_mel) == (expected["vocoder_weight"], expected["weak_from_mel"])
     with pytest.raises(ValueError, match="gain strength"):
         RefinedVocoder(voc, MelConfig(), gain_strength=1.5)
+
+
+def test_weak_above_hz_takes_every_high_bin_from_the_mel():
+    """With ``weak_above_hz`` the bins above the cutoff count as weak whatever their level, so that
+    there the refined audio comes from the mel (its pseudo-inverse and a seeded phase), not from what
+    the vocoder played: two vocoder outputs that differ only above the cutoff (loud clicks every hop
+    in one, a steady tone in the other) refine to nearly the same high band, and each stays as near
+    its mel."""
+    from deepperformer.vocoders.refine import RefinedVocoder, refine, weak_bins
+
+    mag = torch.full((1, 513, 3), 1e-3)
+    mag[:, 10] = 1.0
+    assert weak_bins(mag, 3.0)[0, :, 0].sum() == 512
+    assert not weak_bins(mag, 3.0, 200)[0, 10].any() and weak_bins(mag, 3.0, 200)[0, 200:].all()
+
+    audio = harmonic_tone()
+    mel = log_mel(audio)
+    n = len(mel) * 256
+    t = np.arange(n) / 16000
+    clicks = np.fft.rfft(np.where(np.arange(n) % 256 == 0, 0.5, 0.0))
+    clicks[: int(2200 * n / 16000)] = 0  # the clicks above 2.2 kHz only
+    played = np.pad(audio, (0, n - len(audio)))
+    a = (played + np.fft.irfft(clicks, n)).astype(np.float32)
+    b = (played + 0.05 * np.sin(2 * np.pi * 3100 * t)).astype(np.float32)
+    cfg = MelConfig()
+
+    def high_band(**kw):
+        """The two refined outputs' STFT magnitudes above 2.5 kHz ``[F', T]`` (the last frames, past
+        the mel, are left as the vocoder played them) and their log-mel errors."""
+        outs = [
+            refine(
+                torch.from_numpy(x)[None],
+                torch.from_numpy(mel)[None],
+                cfg,
+                32,
+                1.0,
+                phase_keep_nats=3.0,
+                gain_strength=0.75,
+                weak_from_mel=True,
+                **kw,
+            )[0]
+            for x in (a, b)
+        ]
+        specs = [torch.stft(o, 1024, 256, window=torch.hann_window(1024), return_complex=True).abs()[160:, :-3] for o in outs]
+        return specs, max(float(((log_mel(o.numpy()[: len(audio)]) - mel) ** 2).mean()) for o in outs)
+
+    (kept_a, kept_b), mse_kept = high_band()
+    (cut_a, cut_b), mse_cut = high_band(weak_above_hz=2000.0)
+    assert kept_a.norm() > 10 * kept_b.norm()  # the clicks are strong bins: the threshold alone keeps them
+    assert cut_a.norm() < 0.05 * kept_a.norm() and (cut_a - cut_b).norm() < 0.05 * (kept_a - kept_b).norm()
+    assert mse_cut < mse_kept
+    with pytest.raises(ValueError, match="cutoff"):
+        RefinedVocoder(torch.nn.Identity(), cfg, weak_above_hz=9000.0)

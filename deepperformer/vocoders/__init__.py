@@ -43,4 +43,5 @@ def refine_settings(instrument: str | None) -> dict:
         "phase_keep_nats": REFINE_PHASE_KEEP_NATS,
         "gain_strength": 1.0,
         "weak_from_mel": False,
+        "weak_above_hz": None,
     } | REFINE_BY_INSTRUMENT.get(instrument or "", {})

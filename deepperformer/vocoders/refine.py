@@ -69,6 +69,7 @@ def refine(
     frame_offset: int = 0,
     gain_strength: float = 1.0,
     weak_from_mel: bool = False,
+    weak_above_hz: float | None = None,
 ) -> torch.Tensor:
     """``wave [B, S]`` made from ``log_mel [B, T, n_mels]`` -> the refined wave ``[B, S]`` (module
     docstring). ``vocoder_weight``: the share (in log magnitude) of the vocoder's gain-corrected
@@ -81,8 +82,12 @@ def refine(
     some of the vocoder's own spectral balance is kept). ``weak_from_mel``: in the bins that are weak by
     ``phase_keep_nats`` the target takes the mel's pseudo-inverse instead of the vocoder's magnitude
     (the generator's comb lives in its weak bins' magnitude as well as their phase), and the band gains
-    are applied once more, to the result, so that its mel is the requested one again."""
+    are applied once more, to the result, so that its mel is the requested one again.
+    ``weak_above_hz``: every bin above that frequency counts as weak too (with ``phase_keep_nats``),
+    whatever its level: up there a violin's partials are faint, the pitch is heard and tracked from
+    the ones below, and the vocoder's comb is strongest (session 26, checkpoints/README.md)."""
     c = mel_config
+    first_weak = None if weak_above_hz is None else int(np.ceil(weak_above_hz * c.n_fft / c.sample_rate))
     window = torch.hann_window(c.win_length, device=wave.device)
 
     def stft(y):
@@ -113,12 +118,12 @@ def refine(
         w = vocoder_weight  # blended in log magnitude
         target = target.clamp(min=1e-8).pow(w) * smooth.clamp(min=1e-8).pow(1.0 - w)
         if weak_from_mel and phase_keep_nats is not None:
-            target = torch.where(weak_bins(target, phase_keep_nats), smooth.clamp(min=1e-8), target)
+            target = torch.where(weak_bins(target, phase_keep_nats, first_weak), smooth.clamp(min=1e-8), target)
         if weak_from_mel:  # the gains once more, on the mixed magnitude
             target = target * band_gain(target)
     angles = spec / mag.clamp(min=1e-8)
     if phase_keep_nats is not None:
-        angles = _reseed_weak_phase(angles, target, phase_keep_nats, frame_offset)
+        angles = _reseed_weak_phase(angles, target, phase_keep_nats, frame_offset, first_weak)
     previous = torch.zeros_like(spec)
     alpha = momentum / (1 + momentum)
     for _ in range(n_iter):
@@ -129,14 +134,20 @@ def refine(
     return istft(target * angles)
 
 
-def weak_bins(magnitude: torch.Tensor, nats: float) -> torch.Tensor:
+def weak_bins(magnitude: torch.Tensor, nats: float, first_weak: int | None = None) -> torch.Tensor:
     """``[B, F, T]`` bool: the bins of ``magnitude [B, F, T]`` more than ``nats`` below their frame's
-    loudest (where a generator's comb lives; the strong ones carry the notes)."""
+    loudest (where a generator's comb lives; the strong ones carry the notes), and every bin from
+    index ``first_weak`` up (None: none)."""
     log_m = magnitude.clamp(min=1e-8).log()
-    return log_m < log_m.amax(dim=1, keepdim=True) - nats
+    weak = log_m < log_m.amax(dim=1, keepdim=True) - nats
+    if first_weak is not None:
+        weak[:, first_weak:] = True
+    return weak
 
 
-def _reseed_weak_phase(angles: torch.Tensor, target: torch.Tensor, nats: float, frame_offset: int) -> torch.Tensor:
+def _reseed_weak_phase(
+    angles: torch.Tensor, target: torch.Tensor, nats: float, frame_offset: int, first_weak: int | None = None
+) -> torch.Tensor:
     """``angles [B, F, T]`` (unit complex) with a pseudo-random phase in the bins of ``target [B, F, T]``
     more than ``nats`` below their frame's loudest.
 
@@ -147,7 +158,7 @@ def _reseed_weak_phase(angles: torch.Tensor, target: torch.Tensor, nats: float, 
     of bin ``f`` in frame ``t`` of the piece is a hash of ``(f, t)`` (the shader-style fraction of a
     sine), not a generator's draw, so that a chunk gets the same phases as the whole piece does.
     """
-    weak = weak_bins(target, nats)
+    weak = weak_bins(target, nats, first_weak)
     f = torch.arange(angles.shape[1], device=angles.device, dtype=torch.float64)[:, None]
     t = torch.arange(angles.shape[2], device=angles.device, dtype=torch.float64)[None] + frame_offset
     u = torch.frac(torch.sin(f * 12.9898 + t * 78.233) * 43758.5453).abs()  # [F, T] in [0, 1)
@@ -185,6 +196,7 @@ class RefinedVocoder(nn.Module):
         phase_keep_nats: float | None = None,
         gain_strength: float = 1.0,
         weak_from_mel: bool = False,
+        weak_above_hz: float | None = None,
     ):
         super().__init__()
         if n_iter < 0:
@@ -196,7 +208,10 @@ class RefinedVocoder(nn.Module):
         if not 0.0 <= gain_strength <= 1.0:
             raise ValueError(f"the gain strength must lie in [0, 1], not {gain_strength}")
         self.vocoder, self.mel_config, self.n_iter, self.vocoder_weight = vocoder, mel_config, n_iter, vocoder_weight
+        if weak_above_hz is not None and not 0.0 < weak_above_hz <= mel_config.sample_rate / 2:
+            raise ValueError(f"the weak-bin cutoff must lie in (0, {mel_config.sample_rate / 2:g}] Hz, not {weak_above_hz}")
         self.phase_keep_nats, self.gain_strength, self.weak_from_mel = phase_keep_nats, gain_strength, weak_from_mel
+        self.weak_above_hz = weak_above_hz
         self.inverse = InverseMel(mel_config)
         self.config = RefinedConfig(vocoder.config, n_iter, mel_config.n_fft // mel_config.hop_length)
 
@@ -222,6 +237,7 @@ class RefinedVocoder(nn.Module):
             frame_offset=frame_offset,
             gain_strength=self.gain_strength,
             weak_from_mel=self.weak_from_mel,
+            weak_above_hz=self.weak_above_hz,
         )
 
     def vocode(self, log_mel: np.ndarray, chunk_frames: int = 4096, progress: bool = False) -> np.ndarray:
