@@ -21,6 +21,7 @@ from deepperformer.audio.mel import MelConfig
 from deepperformer.core.checkpoint import load_checkpoint
 from deepperformer.core.errors import DeepPerformerError
 from deepperformer.core.performers import PerformerVocab
+from deepperformer.render.global_tempo import TempoReference
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.model import Renderer, RendererConfig
 from deepperformer.vocoders import griffin_lim, refine_settings
@@ -139,6 +140,7 @@ def load_renderer(path: Path | str) -> ExpressiveRenderer:
         residual_scale=config.get("residual_scale"),  # older exports: the residual as trained
         windows=config.get("windows"),  # older exports: one window for all targets
         phases=config.get("phases"),  # older exports: one window grid per target
+        tempo_reference=TempoReference.from_dict(config.get("tempo_reference")),  # older: the first marking
     )
 
 

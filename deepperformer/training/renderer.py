@@ -26,6 +26,7 @@ from deepperformer.render.baselines import BasisRidge, Deadpan, ridge_solve
 from deepperformer.render.corpus import load_examples
 from deepperformer.render.dataset import NoteSegments, collate_segments
 from deepperformer.render.directions import choose_by_effect, fit_directions, segment_codes
+from deepperformer.render.global_tempo import fit_tempo_reference, tempo_errors
 from deepperformer.render.inference import ExpressiveRenderer
 from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, fit_pedal_threshold, summarize
 from deepperformer.render.targets import N_TIMING_TARGETS
@@ -250,6 +251,15 @@ def calibrated_provenance(fit: dict) -> dict:
     return {k: v for k, v in named.items() if v}
 
 
+def tempo_calibration(train: list, held_out: list) -> tuple[dict, dict]:
+    """(config entries, provenance entries) of the global-tempo reference fitted on ``train``
+    (:mod:`deepperformer.render.global_tempo`), with its error on ``held_out``; empty without data."""
+    reference = fit_tempo_reference(train)
+    if reference is None:
+        return {}, {}
+    return {"tempo_reference": reference.to_dict()}, {"tempo_reference_fit": {"validation": tempo_errors(reference, held_out)}}
+
+
 def renderer_directions(model, names, performers: PerformerVocab, train_ex, held_out_ex, segment: int = 256) -> dict:
     """The direction classifier of :mod:`deepperformer.render.directions`, fitted on the training
     performances' segments and scored on the held-out ones."""
@@ -358,6 +368,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
         fit = calibrate(model, names, performers, val_ex)
     metrics = fit["metrics"]
     directions = renderer_directions(model, names, performers, train_ex, val_ex, segment)
+    tempo_config, tempo_fit = tempo_calibration(train_ex, val_ex)
     out = run_dir / "model.pt"
     export_checkpoint(
         out,
@@ -372,6 +383,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "default_performer": performers.default,
             **UNCALIBRATED,
             **calibrated_config(fit),
+            **tempo_config,
         },
         mel_config=MelConfig(),  # renderers use no mels; the checkpoint format stores the project's
         performer_vocab=performers.to_list(),
@@ -388,6 +400,7 @@ def train_renderer(recipe: dict, run_dir: Path, log=print) -> Path:
             "device": str(trainer.strategy.root_device),
             "metrics": metrics,
             **calibrated_provenance(fit),
+            **tempo_fit,
             "licence": recipe.get("licence", ""),
             **init_provenance(init, init_ckpt, exported_step),
             "transfer_from": source,
