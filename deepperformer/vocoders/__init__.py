@@ -25,14 +25,22 @@ REFINE_PHASE_KEEP_NATS: float | None = 5.0
 #: The refinement of a vocoder fine-tuned for one instrument (its checkpoint's ``instrument``), where it
 #: differs from the defaults above (keys: :class:`~deepperformer.vocoders.refine.RefinedVocoder`'s).
 #: Violin: the vocoder's own magnitude in the partials (weight 1), the mel's pseudo-inverse and a seeded
-#: phase in the bins 3 nats below their frame's loudest, and 3/4 of the band gains (session 24, chosen on
-#: the 16 validation excerpts of the real Bach Violin audio: raw pitch accuracy 0.593 -> 0.601 against
-#: Griffin-Lim's 0.600, log-mel MSE 0.111 -> 0.080, comb 1.11 -> 1.15; test excerpts: pitch 0.691 -> 0.703
-#: against 0.700, log-mel 0.080 -> 0.063, comb 1.00 -> 1.23; checkpoints/README.md). The violin Vocos
-#: plays pitch steadier than the recording (0.63 raw on validation against the original's 0.59); the
-#: defaults' pseudo-inverse smears that away, full gains pull it back to the recording's.
+#: phase in the bins 3 nats below their frame's loudest and in every bin above 4 kHz, and 0.6 of the band
+#: gains. The violin Vocos plays pitch steadier than the recording (0.63 raw on the validation excerpts
+#: against the original's 0.59); the defaults' pseudo-inverse smears that away, full gains pull it back to
+#: the recording's. Session 24 chose the first three on the 16 validation excerpts of the real Bach Violin
+#: audio (test: pitch 0.691 -> 0.703 against Griffin-Lim's 0.700, comb 1.00 -> 1.23); session 26 added the
+#: cutoff (the comb left was largest at 4-8 kHz, where the partials are faint) and 0.6 of the gains, for a
+#: validation pitch 0.005 above Griffin-Lim's (test: pitch 0.709, comb 1.11 against Griffin-Lim's 0.700 and
+#: 0.87, the original's 1.00; checkpoints/README.md).
 REFINE_BY_INSTRUMENT: dict[str, dict] = {
-    "violin": {"vocoder_weight": 1.0, "phase_keep_nats": 3.0, "gain_strength": 0.75, "weak_from_mel": True},
+    "violin": {
+        "vocoder_weight": 1.0,
+        "phase_keep_nats": 3.0,
+        "gain_strength": 0.6,
+        "weak_from_mel": True,
+        "weak_above_hz": 4000.0,
+    },
 }
 
 
