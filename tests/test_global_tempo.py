@@ -86,3 +86,17 @@ def test_fit_tempo_writes_the_reference_into_the_checkpoint(vienna, tmp_path, ru
     assert ref == TempoReference.from_dict(fitted["config"]["tempo_reference"]) and ref.marked_performances == 3
     assert fitted["provenance"]["tempo_reference_fit"]["from"][0]["manifest"] == str(vienna)
     assert torch.equal(fitted["state_dict"]["out.weight"], exported["state_dict"]["out.weight"])
+
+
+def test_a_score_of_one_onset_plays_at_its_marking(vienna):
+    """One chord has no beat to take the median of (deadpan cannot be encoded): the marked tempo is the
+    first marking, and the renderer with a reference still renders it."""
+    examples, m, names, performers = tiny_windowed_renderer(vienna)
+    score = examples[0].score
+    first = score.notes["onset_quarter"] == score.notes["onset_quarter"].min()
+    f = score.features
+    table = dataclasses.replace(f, ids=f.ids[first], values=f.values[first])
+    chord = dataclasses.replace(score, notes=score.notes[first], features=table)
+    assert marked_qpm(chord) == pytest.approx(90.0)
+    r = ExpressiveRenderer(m, names, performers, window=8, overlap=4, tempo_reference=TempoReference(0.1, -0.2))
+    assert len(r.render(chord).rows) == first.sum()
