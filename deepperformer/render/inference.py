@@ -4,7 +4,9 @@ expressiveness.
 The score is cut into windows of ``window`` notes that overlap by ``overlap``; each window keeps
 the predictions of its middle (the overlap split between neighbours), so every note is predicted
 with context on both sides, and memory does not grow with the piece. The global tempo is ``qpm`` when
-given, else the score's metronome marking, else the mean of the windows' predictions.
+given, else the renderer's tempo reference (:mod:`deepperformer.render.global_tempo`: the marked tempo as
+the training performers strayed from it, the curve centred on it), else (older exports) the score's
+first metronome marking, else the mean of the windows' predictions.
 
 Each target may be read with its own window (``windows``, fitted on the validation performances at
 export: :func:`deepperformer.training.renderer.fit_windows`). Why: the CPU renderers train on
