@@ -53,18 +53,26 @@ def print_tempo(config: dict, provenance: dict) -> None:
     print(line)
 
 
-def cmd_fit_tempo(a) -> int:
-    from deepperformer.core.checkpoint import export_checkpoint
+def renderer_and_corpora(a) -> tuple:
+    """(the loaded renderer, its checkpoint, a copy of its config, the manifests' training and
+    validation examples of its instrument) for ``a.checkpoint`` and ``a.manifest``."""
     from deepperformer.pipeline.loading import load_model
     from deepperformer.render.corpus import load_examples
-    from deepperformer.training.fit import file_sha256
-    from deepperformer.training.renderer import tempo_calibration
 
     m = load_model(a.checkpoint, "renderer")
-    ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
+    config = dict(m.checkpoint["config"])
     instrument = config.get("instrument")
     train = load_examples(a.manifest, ("train",), instrument, progress=True)
     held_out = load_examples(a.manifest, ("validation",), instrument)
+    return m, m.checkpoint, config, train, held_out
+
+
+def cmd_fit_tempo(a) -> int:
+    from deepperformer.core.checkpoint import export_checkpoint
+    from deepperformer.training.fit import file_sha256
+    from deepperformer.training.renderer import tempo_calibration
+
+    m, ckpt, config, train, held_out = renderer_and_corpora(a)
     fitted, fit = tempo_calibration(train, held_out)
     if not fitted:
         raise DeepPerformerError(a.checkpoint, "the manifests hold no training performance of this renderer's instrument")
@@ -82,8 +90,6 @@ def cmd_fit_directions(a) -> int:
 
     from deepperformer.core.checkpoint import export_checkpoint
     from deepperformer.core.performers import PerformerVocab
-    from deepperformer.pipeline.loading import load_model
-    from deepperformer.render.corpus import load_examples
     from deepperformer.render.targets import TARGETS
     from deepperformer.training.fit import file_sha256
     from deepperformer.training.renderer import (
@@ -94,11 +100,7 @@ def cmd_fit_directions(a) -> int:
         tempo_calibration,
     )
 
-    m = load_model(a.checkpoint, "renderer")
-    ckpt, config = m.checkpoint, dict(m.checkpoint["config"])
-    instrument = config.get("instrument")
-    train = load_examples(a.manifest, ("train",), instrument, progress=True)
-    held_out = load_examples(a.manifest, ("validation",), instrument)
+    m, ckpt, config, train, held_out = renderer_and_corpora(a)
     names, performers = tuple(config["feature_names"]), PerformerVocab.of(ckpt)
     if not any(ex.performer in performers for ex in train):
         raise DeepPerformerError(a.checkpoint, "none of the manifests' training performers is one of this renderer's")

@@ -46,10 +46,13 @@ class TempoReference:
     marked_performances: int = 0
     unmarked_performances: int = 0
 
+    def shift(self, score: Score) -> float:
+        """The log ratio that applies to ``score``: ``marked`` when it has a metronome marking."""
+        return self.marked if len(score.tempos) else self.unmarked
+
     def qpm(self, score: Score) -> float:
         """The global tempo to play ``score`` at (quarters per minute of the median beat)."""
-        shift = self.marked if len(score.tempos) else self.unmarked
-        return float(marked_qpm(score) * np.exp(shift))
+        return float(marked_qpm(score) * np.exp(self.shift(score)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,20 +65,26 @@ class TempoReference:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+def _against_marked(examples: list):
+    """``(example, human qpm, marked qpm)`` for each example with a measured tempo; the marked tempo
+    (a deadpan rendering) is computed once per score, however many performances it has."""
+    cache: dict[int, float] = {}
+    for ex in examples:
+        human = ex.enc.qpm()
+        if human <= 0:
+            continue
+        if id(ex.score) not in cache:
+            cache[id(ex.score)] = marked_qpm(ex.score)
+        yield ex, human, cache[id(ex.score)]
+
+
 def fit_tempo_reference(examples: list) -> TempoReference | None:
     """The mean log ratio of each training performance's global tempo (``ex.enc.qpm()``) to its score's
     marked one, apart for marked and unmarked scores (0 where a kind has no performance); None without
     examples. ``examples``: :class:`~deepperformer.render.corpus.Example` (the training split)."""
     groups: dict[bool, list[float]] = {True: [], False: []}
-    cache: dict[int, float] = {}  # one deadpan rendering per score, however many performances it has
-    for ex in examples:
-        human = ex.enc.qpm()
-        if human <= 0:
-            continue
-        key = id(ex.score)
-        if key not in cache:
-            cache[key] = marked_qpm(ex.score)
-        groups[len(ex.score.tempos) > 0].append(float(np.log(human / cache[key])))
+    for ex, human, marked in _against_marked(examples):
+        groups[len(ex.score.tempos) > 0].append(float(np.log(human / marked)))
     if not groups[True] and not groups[False]:
         return None
     mean = {k: float(np.mean(v)) if v else 0.0 for k, v in groups.items()}
@@ -85,13 +94,9 @@ def fit_tempo_reference(examples: list) -> TempoReference | None:
 def tempo_errors(reference: TempoReference | None, examples: list) -> dict:
     """The relative global-tempo error ``|qpm / human - 1|`` of the reference and of the marked tempo
     alone, as means over ``examples`` (held-out performances), for the checkpoint's provenance."""
-    ours, marked = [], []
-    for ex in examples:
-        human = ex.enc.qpm()
-        if human <= 0:
-            continue
-        m = marked_qpm(ex.score)
-        marked.append(abs(m / human - 1))
-        ours.append(abs((reference.qpm(ex.score) if reference else m) / human - 1))
+    ours, alone = [], []
+    for ex, human, marked in _against_marked(examples):
+        alone.append(abs(marked / human - 1))
+        ours.append(abs(marked * np.exp(reference.shift(ex.score) if reference else 0.0) / human - 1))
     mean = lambda v: float(np.mean(v)) if v else None  # noqa: E731
-    return {"performances": len(ours), "error": mean(ours), "marked_error": mean(marked)}
+    return {"performances": len(ours), "error": mean(ours), "marked_error": mean(alone)}
