@@ -100,3 +100,11 @@ def test_a_score_of_one_onset_plays_at_its_marking(vienna):
     assert marked_qpm(chord) == pytest.approx(90.0)
     r = ExpressiveRenderer(m, names, performers, window=8, overlap=4, tempo_reference=TempoReference(0.1, -0.2))
     assert len(r.render(chord).rows) == first.sum()
+    # below full expressiveness the rendering is blended with the chord's deadpan, which is encoded at
+    # the marking (it used to fail: "fewer than two aligned score onsets")
+    flat = Deadpan().render(chord)
+    assert np.allclose(flat.params["beat_period"], 60.0 / 90.0) and np.allclose(flat.params["timing"], 0.0)
+    r.expressiveness = 0.0
+    assert np.allclose(r.render(chord).params["velocity"], flat.params["velocity"])
+    r.expressiveness = 0.5
+    assert len(r.render(chord).rows) == first.sum()

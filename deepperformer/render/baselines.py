@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepperformer.core.performance import DEFAULT_QPM
 from deepperformer.core.score import Score
 from deepperformer.render.codec import PARAM_DTYPE, Encoded, encode
 from deepperformer.render.corpus import Example
@@ -71,7 +72,8 @@ class Deadpan:
     name = "deadpan"
 
     def render(self, score: Score, performer: str | None = None, qpm: float | None = None) -> Encoded:
-        return encode(score, deadpan(score, qpm=qpm))
+        # a score of one chord has no beat to measure: it is encoded at the tempo it was played at
+        return encode(score, deadpan(score, qpm=qpm), score.source, qpm or reference_qpm(score, DEFAULT_QPM))
 
 
 class AlwaysPedal(Deadpan):

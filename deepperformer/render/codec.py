@@ -79,23 +79,33 @@ def _score_durations(notes: np.ndarray) -> np.ndarray:
     return np.where(notes["is_grace"] | (notes["duration_quarter"] <= 0), GRACE_QUARTERS, notes["duration_quarter"])
 
 
-def encode(score: Score, perf: Performance, source=None) -> Encoded:
-    """Codec parameters of ``perf`` against ``score``; DeepPerformerError (naming ``source``) when fewer
-    than two distinct score onsets were performed (no tempo can be measured)."""
+def encode(score: Score, perf: Performance, source=None, one_onset_qpm: float | None = None) -> Encoded:
+    """Codec parameters of ``perf`` against ``score``.
+
+    Fewer than two distinct performed score onsets (one chord) have no tempo to measure: with
+    ``one_onset_qpm`` the chord is encoded at that tempo (a deadpan rendering knows its own), else
+    DeepPerformerError naming ``source``."""
     s_rows, p_rows = matched_rows(score, perf)
     sn, pn = score.notes[s_rows], perf.notes[p_rows]
-    if len(np.unique(sn["onset_quarter"])) < 2:
-        raise DeepPerformerError(source, "fewer than two aligned score onsets: no tempo to encode")
-    time = encode_tempo(
-        score_onsets=sn["onset_quarter"].copy(),
-        performed_onsets=pn["onset_sec"].astype(float),
-        score_durations=_score_durations(sn).copy(),
-        # a zero-length performed note (some MIDI files hold them) would have articulation log2(0)
-        performed_durations=np.maximum(pn["duration_sec"].astype(float), MIN_PERFORMED_SEC),
-    )
+    # a zero-length performed note (some MIDI files hold them) would have articulation log2(0)
+    performed_sec = np.maximum(pn["duration_sec"].astype(float), MIN_PERFORMED_SEC)
     params = np.zeros(len(s_rows), PARAM_DTYPE)
-    for p in ("beat_period", "timing", "articulation_log"):
-        params[p] = time[p]
+    if len(np.unique(sn["onset_quarter"])) >= 2:
+        time = encode_tempo(
+            score_onsets=sn["onset_quarter"].copy(),
+            performed_onsets=pn["onset_sec"].astype(float),
+            score_durations=_score_durations(sn).copy(),
+            performed_durations=performed_sec,
+        )
+        for p in ("beat_period", "timing", "articulation_log"):
+            params[p] = time[p]
+    elif one_onset_qpm is not None and len(s_rows):
+        # partitura's definitions at a given beat period: the onset is the notes' mean performed onset
+        params["beat_period"] = 60.0 / one_onset_qpm
+        params["timing"] = pn["onset_sec"].mean() - pn["onset_sec"]
+        params["articulation_log"] = np.log2(performed_sec / (_score_durations(sn) * params["beat_period"]))
+    else:
+        raise DeepPerformerError(source, "fewer than two aligned score onsets: no tempo to encode")
     params["velocity"] = pn["velocity"] / 127.0
     pedal = note_pedal(pn["onset_sec"], sn["onset_quarter"], pn["onset_sec"] + pn["duration_sec"], perf.pedal)
     for k, p in enumerate(PEDAL_PARAMS):

@@ -28,11 +28,8 @@ def marked_qpm(score: Score) -> float:
     """The score's marked global tempo: the median beat of the score played as marked (every metronome
     marking in its place, ``DEFAULT_QPM`` without any), as :meth:`Encoded.qpm` reads a performance. A
     score with a single onset has no beat to measure: its first marking (or ``DEFAULT_QPM``)."""
-    from deepperformer.core.performance import DEFAULT_QPM
-    from deepperformer.render.baselines import Deadpan, reference_qpm
+    from deepperformer.render.baselines import Deadpan
 
-    if len(np.unique(score.notes["onset_quarter"])) < 2:
-        return reference_qpm(score, DEFAULT_QPM)
     return Deadpan().render(score).qpm()
 
 
