@@ -709,3 +709,19 @@ def test_ema_weights_are_validated_exported_and_resumed(vienna, tmp_path, run_cl
         "--max-steps", "1", "-o", tmp_path / "bad",
     )  # fmt: skip
     assert code != 0 and "ema_decay 1.5" in err and "Traceback" not in err
+
+
+def test_corpora_that_split_one_piece_two_ways_are_refused(vienna, tmp_path):
+    """Combined corpora name a shared piece by one id (data/pieces.py): were it validation in one and
+    test in another, fitting on validation would see a test piece. Loading them together is refused."""
+    rows = list(csv.DictReader(vienna.open()))
+    piece, split = rows[0]["piece"], rows[0]["split"]
+    other = tmp_path / "other" / "manifest.csv"
+    other.parent.mkdir()
+    with other.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerow(rows[0] | {"split": "test" if split != "test" else "train", "recording": "elsewhere"})
+    assert len(load_examples([vienna], (split,))) > 0
+    with pytest.raises(DeepPerformerError, match=f"piece '{piece}' is in split"):
+        load_examples([vienna, other])

@@ -45,12 +45,21 @@ def load_examples(
     require_features: bool = True,
     progress: bool = False,
 ) -> list[Example]:
-    """The examples of ``splits`` in the given manifests (one per recording with a score)."""
+    """The examples of ``splits`` in the given manifests (one per recording with a score).
+
+    DeepPerformerError when the manifests put one piece (its corpus-independent id,
+    :mod:`deepperformer.data.pieces`) in two splits: combined corpora must keep every piece in one."""
     seen: set[tuple[Path, str]] = set()
+    split_of: dict[str, tuple[str, Path]] = {}
     rows = []
     for m in manifests:
         m = Path(m)
         for r in read_manifest(m):
+            first = split_of.setdefault(r.piece, (r.split, m))
+            if first[0] != r.split:
+                raise DeepPerformerError(
+                    m, f"piece {r.piece!r} is in split {r.split!r} here and in {first[0]!r} in {first[1]}: one split per piece"
+                )
             if r.split in splits and r.score and instrument in (None, r.instrument) and (m, r.recording) not in seen:
                 seen.add((m, r.recording))
                 rows.append((m.parent, r))
