@@ -16,6 +16,7 @@ from deepperformer.render.metrics import FEATURES, HUMAN, evaluate_renderers, su
 
 #: (label, per-performance key) of every figure the Wilcoxon lines compare, in their order
 COMPARED = [(f"{f} r", f"{f}_r") for f in FEATURES] + [
+    ("velocity MAE, level removed", "velocity_level_mae"),
     ("tempo error", "tempo_error"),
     ("pedal r", "pedal_r"),
     ("pedal F1", "pedal_f1"),
@@ -25,8 +26,8 @@ COMPARED = [(f"{f} r", f"{f}_r") for f in FEATURES] + [
 def wins(results: dict[str, list[dict]], system: str, baseline: str) -> dict[str, tuple[float, float]]:
     """{"<feature> r", "tempo error" (and "pedal r", "pedal F1" where the test performances used the
     pedal): (mean difference system - baseline, Wilcoxon signed-rank p)} over the test performances
-    where the figure is defined. The global tempo error is the one figure where lower is better: a
-    negative difference is the system's win."""
+    where the figure is defined. The velocity MAE (level removed) and the global tempo error are the
+    figures where lower is better: a negative difference is the system's win."""
     out = {}
     for label, key in COMPARED:
         a = np.array([r[key] for r in results[system]], float)
@@ -48,19 +49,20 @@ def format_renderer_table(summary: dict[str, dict[str, float]], n: int) -> str:
     head = (
         "| system | "
         + " | ".join(f"{f} r | {f} MAE" for f in FEATURES)
-        + " | tempo error |"
+        + " | velocity MAE, level removed | tempo error |"
         + (" pedal r | pedal MAE | pedal F1 |" if pedal else "")
     )
     lines = [
         f"Renderers against {n} human test performances (mean over performances)",
         "",
         head,
-        "|" + "---|" * (2 * len(FEATURES) + 2 + 3 * pedal),
+        "|" + "---|" * (2 * len(FEATURES) + 3 + 3 * pedal),
     ]
     for name, s in summary.items():
         cells = " | ".join(f"{s[f + '_r']:.3f} | {s[f + '_mae']:.3f}" for f in FEATURES)
         extra = f" {s.get('pedal_r', np.nan):.3f} | {s.get('pedal_mae', np.nan):.3f} | {s['pedal_f1']:.3f} |" if pedal else ""
-        lines.append(f"| {name} | {cells} | {100 * s['tempo_error']:.1f} % |{extra}")
+        level = s.get("velocity_level_mae", np.nan)
+        lines.append(f"| {name} | {cells} | {level:.3f} | {100 * s['tempo_error']:.1f} % |{extra}")
     return "\n".join(lines)
 
 

@@ -47,19 +47,23 @@ def load_examples(
 ) -> list[Example]:
     """The examples of ``splits`` in the given manifests (one per recording with a score).
 
-    DeepPerformerError when the manifests put one piece (its corpus-independent id,
-    :mod:`deepperformer.data.pieces`) in two splits: combined corpora must keep every piece in one."""
+    DeepPerformerError when two corpora put one piece (its corpus-independent id,
+    :mod:`deepperformer.data.pieces`) in different splits: combined corpora must keep every piece in
+    one. (Within a corpus, ``prepare`` splits by piece; hand-made manifests may split one piece by
+    recording, as the tests do with their one-piece fixtures.)"""
     seen: set[tuple[Path, str]] = set()
-    split_of: dict[str, tuple[str, Path]] = {}
+    split_of: dict[str, dict[str, tuple[str, Path]]] = {}  # piece -> dataset -> (its first split, manifest)
     rows = []
     for m in manifests:
         m = Path(m)
         for r in read_manifest(m):
-            first = split_of.setdefault(r.piece, (r.split, m))
-            if first[0] != r.split:
-                raise DeepPerformerError(
-                    m, f"piece {r.piece!r} is in split {r.split!r} here and in {first[0]!r} in {first[1]}: one split per piece"
-                )
+            corpora = split_of.setdefault(r.piece, {})
+            corpora.setdefault(r.dataset, (r.split, m))
+            for dataset, (split, where) in corpora.items():
+                if dataset != r.dataset and split != r.split:
+                    raise DeepPerformerError(
+                        m, f"piece {r.piece!r} is in split {r.split!r} here and in {split!r} in {where}: one split per piece"
+                    )
             if r.split in splits and r.score and instrument in (None, r.instrument) and (m, r.recording) not in seen:
                 seen.add((m, r.recording))
                 rows.append((m.parent, r))
