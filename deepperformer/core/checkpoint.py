@@ -63,6 +63,16 @@ def export_checkpoint(
         torch.save(payload, tmp)
 
 
+def round_to_stored(module: torch.nn.Module) -> None:
+    """Round ``module``'s floating-point weights and buffers in place to float16 precision, so that the
+    figures measured before a ``half`` export are those of the weights as stored (a figure recorded in
+    the provenance then reproduces to the last digit)."""
+    with torch.no_grad():
+        for v in module.state_dict().values():
+            if v.is_floating_point():
+                v.copy_(v.half())
+
+
 def load_checkpoint(
     path: str | Path, stage: str | tuple[str, ...], mel_config: MelConfig | None = None, what: str = "this checkpoint"
 ) -> dict:
