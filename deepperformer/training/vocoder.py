@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from deepperformer.audio.mel import MelConfig
 from deepperformer.core.atomic import atomic_path, write_text
-from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint, total_steps
+from deepperformer.core.checkpoint import export_checkpoint, load_checkpoint, round_to_stored, total_steps
 from deepperformer.core.errors import DeepPerformerError, require_file
 from deepperformer.data.audio_clips import AudioClipDataset, collate_audio
 from deepperformer.pipeline.predicted_mels import cache_predicted_mels
@@ -120,6 +120,7 @@ def train_vocoder(recipe: dict, run_dir: Path, log=print) -> Path:
         return run_dir / "model.pt"
 
     exported_step = load_best(task, trainer, tr, run_dir, log)  # the best validation weights, with their discriminators
+    round_to_stored(task.model)  # the recorded figures are those of the float16 weights exported below
     metrics = copy_synthesis_errors(task.model.cpu(), val_set)
     out = run_dir / "model.pt"
     save_discriminator_state(run_dir / "discriminator.pt", task.discriminator, exported_step)
